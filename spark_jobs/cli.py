@@ -1,0 +1,82 @@
+"""Argument parsing and session/metrics wiring shared by every job entry point.
+
+Every job takes the same typed arguments, whether EMR Serverless starts it
+(``entryPointArguments`` from the state machine) or the local runner does:
+``--env``, ``--run-id``, ``--target local|emr``, and for ``emr`` the S3 Tables bucket ARN
+and region (passed by CDK from the deployed resources, never hard-coded).
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, List, Optional, Sequence
+
+from wikistream.config import ENVIRONMENTS, METRICS_NAMESPACE, PlatformConfig, load_config
+from wikistream.metrics import CloudWatchMetricsSink, LocalMetricsSink, MetricsSink
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+    from spark_jobs.session import Target
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    job: str
+    env: str
+    run_id: str
+    target: str
+    data_dir: Path
+    table_bucket_arn: Optional[str]
+    region: Optional[str]
+    extra: List[str]
+
+    @property
+    def config(self) -> PlatformConfig:
+        return load_config(self.env, {"data_dir": str(self.data_dir)})
+
+
+def parse_job_args(
+    job: str, argv: Optional[Sequence[str]] = None, parser: Optional[argparse.ArgumentParser] = None
+) -> JobArgs:
+    """Parse the common job arguments; job-specific ones stay in ``extra``."""
+    p = parser or argparse.ArgumentParser(prog=job)
+    p.add_argument("--env", choices=ENVIRONMENTS, default="local")
+    p.add_argument("--run-id", default="manual")
+    p.add_argument(
+        "--target", choices=("local", "emr"), default=None, help="default: local for env=local, else emr"
+    )
+    p.add_argument("--data-dir", type=Path, default=Path(".wikistream"))
+    p.add_argument("--table-bucket-arn", default=None)
+    p.add_argument("--region", default=None)
+    ns, extra = p.parse_known_args(argv)
+    target = ns.target or ("local" if ns.env == "local" else "emr")
+    if target == "emr" and not (ns.table_bucket_arn and ns.region):
+        p.error("--target emr needs --table-bucket-arn and --region")
+    return JobArgs(job, ns.env, ns.run_id, target, ns.data_dir, ns.table_bucket_arn, ns.region, list(extra))
+
+
+def target_for(args: JobArgs) -> "Target":
+    from spark_jobs.session import EmrTarget, LocalTarget
+
+    if args.target == "emr":
+        assert args.table_bucket_arn and args.region  # checked by parse_job_args
+        return EmrTarget(args.table_bucket_arn, args.region)
+    # Imported only in local mode: local_runtime is not shipped to EMR.
+    from local_runtime.jars import ensure_jars
+
+    return LocalTarget(warehouse=args.data_dir / "warehouse", jars=ensure_jars())
+
+
+def session_for(args: JobArgs, app_name: str) -> "SparkSession":
+    from spark_jobs.session import build_session
+
+    return build_session(app_name, target_for(args))
+
+
+def metrics_for(args: JobArgs) -> MetricsSink:
+    if args.target == "emr":
+        return CloudWatchMetricsSink(METRICS_NAMESPACE)
+    return LocalMetricsSink(args.data_dir / "metrics" / "metrics.ndjson")

@@ -1,0 +1,158 @@
+"""The lineage ledger (``ops.pipeline_runs``) and incremental reads by snapshot id.
+
+Every batch job and gate records one row per run: inputs (table, snapshot range),
+output snapshot, row counts, duration and status. A job's next run starts from the
+``input_snapshot_to`` of its last SUCCEEDED run, which is what makes each cycle's work
+proportional to new data.
+
+Bronze only ever appends (insert-only MERGE produces ``append`` snapshots), so an
+Iceberg incremental read (``start-snapshot-id`` exclusive, ``end-snapshot-id``
+inclusive) returns exactly the rows committed in between. Incremental reads skip
+``overwrite`` snapshots silently (see ../shared/LOCAL_RUNTIME.md), so they are only used
+on append-only tables; :func:`snapshots_between` checks that and raises otherwise.
+
+Python 3.9-compatible.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+from wikistream.catalogue import PIPELINE_RUNS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+#: Snapshot operations an incremental read may span without missing new rows: ``append``
+#: adds rows (read), ``replace`` only rewrites existing rows (compaction), ``delete``
+#: only removes rows. ``overwrite`` can add rows the incremental scan would skip.
+INCREMENTAL_SAFE_OPERATIONS = ("append", "replace", "delete")
+
+
+class NonAppendSnapshotError(RuntimeError):
+    """An incremental read would silently miss rows of a non-append snapshot."""
+
+
+@dataclass
+class RunRecord:
+    """One row of ``ops.pipeline_runs``; ``finish()`` stamps status and duration."""
+
+    run_id: str
+    job: str
+    env: str
+    status: str = "RUNNING"
+    started_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    finished_at: Optional[datetime] = None
+    duration_s: Optional[float] = None
+    input_table: Optional[str] = None
+    input_snapshot_from: Optional[int] = None
+    input_snapshot_to: Optional[int] = None
+    output_table: Optional[str] = None
+    output_snapshot_id: Optional[int] = None
+    rows_in: Optional[int] = None
+    rows_out: Optional[int] = None
+    details: Dict[str, Any] = field(default_factory=dict)
+    _t0: float = field(default_factory=time.monotonic, repr=False)
+
+    def finish(self, status: str) -> "RunRecord":
+        self.status = status
+        self.finished_at = datetime.now(timezone.utc)
+        self.duration_s = round(time.monotonic() - self._t0, 3)
+        return self
+
+    def as_row(self) -> Dict[str, Any]:
+        row = {c: getattr(self, c) for c in PIPELINE_RUNS.column_names if c != "details"}
+        row["details"] = json.dumps(self.details, sort_keys=True, default=str)
+        return row
+
+
+def record_run(spark: "SparkSession", record: RunRecord) -> None:
+    """Append ``record`` to ``ops.pipeline_runs``."""
+    from pyspark.sql.types import StructType
+
+    schema = StructType.fromDDL(", ".join(f"{c.name} {c.spark_type}" for c in PIPELINE_RUNS.columns))
+    row = record.as_row()
+    df = spark.createDataFrame([tuple(row[c] for c in PIPELINE_RUNS.column_names)], schema)
+    df.writeTo(PIPELINE_RUNS.fqn()).append()
+
+
+def last_successful(spark: "SparkSession", job: str, env: str) -> Optional[Dict[str, Any]]:
+    """The latest SUCCEEDED run of ``job`` in ``env`` as a dict, or ``None``."""
+    rows = (
+        spark.table(PIPELINE_RUNS.fqn())
+        .where(f"job = '{job}' AND env = '{env}' AND status = '{SUCCEEDED}'")
+        .orderBy("finished_at", ascending=False)
+        .limit(1)
+        .collect()
+    )
+    return rows[0].asDict() if rows else None
+
+
+def runs_for(spark: "SparkSession", run_id: str) -> List[Dict[str, Any]]:
+    """Every ledger row of one cycle (``run_id``), oldest first."""
+    rows = spark.table(PIPELINE_RUNS.fqn()).where(f"run_id = '{run_id}'").orderBy("started_at").collect()
+    return [r.asDict() for r in rows]
+
+
+def current_snapshot_id(spark: "SparkSession", table_fqn: str) -> Optional[int]:
+    """The table's current snapshot id (``None`` for a table never written)."""
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {table_fqn}.snapshots ORDER BY committed_at DESC LIMIT 1"
+    ).collect()
+    if not rows:
+        return None
+    # The newest committed snapshot is not necessarily current after a rollback: ask history.
+    current = spark.sql(
+        f"SELECT snapshot_id FROM {table_fqn}.history WHERE is_current_ancestor ORDER BY made_current_at DESC LIMIT 1"
+    ).collect()
+    return int(current[0][0]) if current else int(rows[0][0])
+
+
+def snapshots_between(
+    spark: "SparkSession", table_fqn: str, after: Optional[int], upto: int
+) -> List[Dict[str, Any]]:
+    """Snapshots on the current lineage in ``(after, upto]`` with their operation and summary."""
+    history = spark.sql(
+        f"SELECT h.snapshot_id, h.parent_id, s.operation, s.summary, h.made_current_at "
+        f"FROM {table_fqn}.history h JOIN {table_fqn}.snapshots s ON h.snapshot_id = s.snapshot_id "
+        f"WHERE h.is_current_ancestor ORDER BY h.made_current_at"
+    ).collect()
+    ids = [r.snapshot_id for r in history]
+    if upto not in ids:
+        raise ValueError(f"snapshot {upto} is not on the current lineage of {table_fqn}")
+    start = ids.index(after) + 1 if after in ids else 0
+    if after is not None and after not in ids:
+        raise ValueError(f"snapshot {after} is not on the current lineage of {table_fqn}")
+    end = ids.index(upto) + 1
+    return [r.asDict() for r in history[start:end]]
+
+
+def read_appended(spark: "SparkSession", table_fqn: str, after: Optional[int], upto: int) -> "DataFrame":
+    """Rows appended to ``table_fqn`` after snapshot ``after`` up to ``upto`` (inclusive).
+
+    ``after=None`` reads the whole table as of ``upto``. Raises
+    :class:`NonAppendSnapshotError` if a snapshot in range is not an append, because
+    Iceberg's incremental scan would skip its rows without a word.
+    """
+    if after is None:
+        return spark.read.option("snapshot-id", upto).table(table_fqn)
+    if after == upto:
+        return spark.read.option("snapshot-id", upto).table(table_fqn).limit(0)
+    for snap in snapshots_between(spark, table_fqn, after, upto):
+        if snap["operation"] not in INCREMENTAL_SAFE_OPERATIONS:
+            raise NonAppendSnapshotError(
+                f"{table_fqn} snapshot {snap['snapshot_id']} is a {snap['operation']!r}; "
+                "an incremental read would miss its rows"
+            )
+    return (
+        spark.read.format("iceberg")
+        .option("start-snapshot-id", str(after))
+        .option("end-snapshot-id", str(upto))
+        .load(table_fqn)
+    )

@@ -1,0 +1,367 @@
+"""Typed configuration: the one source of truth for names and knobs.
+
+Infrastructure (stacks/), Spark jobs (spark_jobs/), the producer and the local
+runtime all read the same frozen dataclasses from here. Nothing is read from the
+environment at import time: callers build a config with :func:`load_config`.
+
+Precedence (house style): explicit override > environment defaults > secure default.
+
+This module must stay importable on the Python that EMR Serverless 7.x ships (3.9):
+no ``match``, no runtime ``X | Y`` unions, no ``dataclass(slots=...)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+ENVIRONMENTS: Tuple[str, ...] = ("local", "dev", "staging", "prod")
+
+#: The Spark catalog name used by every job in every environment, so SQL is identical
+#: locally (Hadoop catalog) and on AWS (S3 Tables through its Iceberg REST endpoint).
+SPARK_CATALOG = "lake"
+
+#: CloudWatch namespace for every metric the platform emits (producer, bronze, jobs, DQ).
+METRICS_NAMESPACE = "WikiStream"
+
+#: EMR Serverless release: Spark 3.5.x, Iceberg 1.6+, Python 3.9 in the stock image.
+EMR_RELEASE_LABEL = "emr-7.9.0"
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class DomainInfo:
+    """Where a wiki lives: its region bucket and its content language."""
+
+    region: str
+    language: str
+
+
+#: Domain allow-list and domain -> region/language map. The single copy: the producer's
+#: allow-list, silver's enrichment and the DQ allowed-values checks all derive from it.
+DOMAINS: Mapping[str, DomainInfo] = {
+    "commons.wikimedia.org": DomainInfo("global", "multi"),
+    "www.wikidata.org": DomainInfo("global", "multi"),
+    "meta.wikimedia.org": DomainInfo("global", "multi"),
+    "species.wikimedia.org": DomainInfo("global", "multi"),
+    "en.wikipedia.org": DomainInfo("americas", "en"),
+    "es.wikipedia.org": DomainInfo("americas", "es"),
+    "pt.wikipedia.org": DomainInfo("americas", "pt"),
+    "de.wikipedia.org": DomainInfo("europe", "de"),
+    "fr.wikipedia.org": DomainInfo("europe", "fr"),
+    "it.wikipedia.org": DomainInfo("europe", "it"),
+    "nl.wikipedia.org": DomainInfo("europe", "nl"),
+    "pl.wikipedia.org": DomainInfo("europe", "pl"),
+    "ru.wikipedia.org": DomainInfo("europe", "ru"),
+    "uk.wikipedia.org": DomainInfo("europe", "uk"),
+    "sv.wikipedia.org": DomainInfo("europe", "sv"),
+    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja"),
+    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh"),
+    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko"),
+    "id.wikipedia.org": DomainInfo("asia_pacific", "id"),
+    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi"),
+    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi"),
+    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar"),
+    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa"),
+    "he.wikipedia.org": DomainInfo("middle_east_africa", "he"),
+    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr"),
+}
+
+#: Region for domains not in :data:`DOMAINS` (silver keeps them, tagged ``other``).
+UNKNOWN_REGION = "other"
+REGIONS: Tuple[str, ...] = tuple(sorted({d.region for d in DOMAINS.values()} | {UNKNOWN_REGION}))
+
+#: Event types of mediawiki/recentchange 1.0.x.
+EVENT_TYPES: Tuple[str, ...] = ("edit", "new", "log", "categorize", "external")
+
+#: Editor classes assigned by silver.
+EDITOR_CLASSES: Tuple[str, ...] = (
+    "registered",
+    "anonymous_ipv4",
+    "anonymous_ipv6",
+    "temporary",
+    "bot",
+    "unknown",
+)
+
+#: Risk levels assigned by gold from the score alone.
+RISK_LEVELS: Tuple[str, ...] = ("LOW", "MEDIUM", "HIGH")
+
+_NAME = re.compile(r"^[a-z][a-z0-9-]{1,40}$")
+
+
+@dataclass(frozen=True)
+class KafkaConfig:
+    """Topics and MSK sizing."""
+
+    topic: str = "wikistream.recentchange"
+    dlq_topic: str = "wikistream.recentchange.dlq"
+    partitions: int = 6
+    replication_factor: int = 2
+    retention_hours: int = 168
+    broker_count: int = 2
+    broker_instance_type: str = "kafka.t3.small"
+    broker_volume_gib: int = 100
+    kafka_version: str = "3.9.x.kraft"
+    consumer_group: str = "wikistream-bronze"
+
+
+@dataclass(frozen=True)
+class ProducerConfig:
+    """The ECS producer: stream source and sizing."""
+
+    stream_url: str = "https://stream.wikimedia.org/v2/stream/recentchange"
+    user_agent: str = "WikiStream/1.0 (https://github.com/wikistream/wikistream; data-platform)"
+    desired_count: int = 1
+    cpu: int = 256
+    memory_mib: int = 512
+    max_event_bytes: int = 512 * 1024
+
+
+@dataclass(frozen=True)
+class EmrConfig:
+    """EMR Serverless application sizing."""
+
+    release_label: str = EMR_RELEASE_LABEL
+    max_vcpu: int = 16
+    max_memory_gb: int = 64
+    max_disk_gb: int = 200
+    idle_timeout_minutes: int = 15
+    prewarm_drivers: int = 0
+    prewarm_executors: int = 0
+    job_timeout_minutes: int = 60
+    bronze_max_failed_attempts_per_hour: int = 5
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """Batch loop and streaming cadence."""
+
+    cycle_wait_seconds: int = 900
+    bronze_trigger_seconds: int = 60
+    late_event_bound_hours: int = 48
+    risk_min_events: int = 5
+
+
+@dataclass(frozen=True)
+class DqConfig:
+    """Data-quality thresholds (ERROR checks block promotion, WARNING checks alert)."""
+
+    engine: str = "spark"
+    freshness_max_minutes: int = 120
+    volume_min_ratio: float = 0.2
+    volume_zscore_max: float = 3.5
+    volume_history_days: int = 7
+    sample_keys: int = 5
+
+
+@dataclass(frozen=True)
+class LakehouseConfig:
+    """S3 Tables bucket and maintenance policy."""
+
+    table_bucket_name: str = "wikistream-lake"
+    compaction_target_file_mb: int = 256
+    snapshot_retention_hours: int = 168
+    min_snapshots_to_keep: int = 5
+    unreferenced_file_days: int = 3
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    max_azs: int = 2
+    nat_gateways: int = 1
+
+
+@dataclass(frozen=True)
+class PlatformConfig:
+    """Everything one environment needs; built once and passed down."""
+
+    env: str
+    kafka: KafkaConfig = field(default_factory=KafkaConfig)
+    producer: ProducerConfig = field(default_factory=ProducerConfig)
+    emr: EmrConfig = field(default_factory=EmrConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    dq: DqConfig = field(default_factory=DqConfig)
+    lakehouse: LakehouseConfig = field(default_factory=LakehouseConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    alert_email: Optional[str] = None
+    retain_data: bool = True
+    data_dir: Path = Path(".wikistream")
+
+    @property
+    def prefix(self) -> str:
+        """Resource-name prefix, e.g. ``wikistream-dev``."""
+        return f"wikistream-{self.env}"
+
+    @property
+    def is_local(self) -> bool:
+        return self.env == "local"
+
+
+# Per-environment deltas from the secure defaults above. Only what differs is written.
+_ENV_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
+    "local": {
+        "pipeline": {"cycle_wait_seconds": 5, "bronze_trigger_seconds": 2},
+        "kafka": {"partitions": 4, "replication_factor": 1},
+        "retain_data": False,
+    },
+    "dev": {
+        "retain_data": False,
+        "emr": {"max_vcpu": 8, "max_memory_gb": 32},
+        "lakehouse": {"snapshot_retention_hours": 72},
+    },
+    "staging": {
+        "kafka": {"broker_count": 2},
+    },
+    "prod": {
+        "kafka": {
+            "broker_count": 3,
+            "replication_factor": 3,
+            "partitions": 12,
+            "broker_instance_type": "kafka.m7g.large",
+        },
+        "emr": {"max_vcpu": 32, "max_memory_gb": 128, "prewarm_drivers": 1, "prewarm_executors": 2},
+        "network": {"max_azs": 3, "nat_gateways": 2},
+        "producer": {"desired_count": 1, "cpu": 512, "memory_mib": 1024},
+        "lakehouse": {"snapshot_retention_hours": 336, "min_snapshots_to_keep": 10},
+    },
+}
+
+
+def _merge(base: Any, overrides: Mapping[str, Any], where: str) -> Any:
+    """Return ``base`` (a frozen dataclass) with ``overrides`` applied, type-checked."""
+    known = {f.name: f for f in dataclasses.fields(base)}
+    changes: Dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown setting {key!r}; known: {sorted(known)}")
+        current = getattr(base, key)
+        if dataclasses.is_dataclass(current):
+            if not isinstance(value, Mapping):
+                raise ConfigError(f"{where}.{key}: expected a mapping, got {type(value).__name__}")
+            changes[key] = _merge(current, value, f"{where}.{key}")
+        else:
+            changes[key] = _coerce(current, value, f"{where}.{key}")
+    return dataclasses.replace(base, **changes)
+
+
+def _coerce(current: Any, value: Any, where: str) -> Any:
+    """Coerce ``value`` to the type of ``current`` (context values arrive as strings)."""
+    if isinstance(current, bool):
+        if isinstance(value, bool):
+            return value
+        if str(value).lower() in ("true", "1", "yes"):
+            return True
+        if str(value).lower() in ("false", "0", "no"):
+            return False
+        raise ConfigError(f"{where}: expected a boolean, got {value!r}")
+    if isinstance(current, int):
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}") from None
+    if isinstance(current, float):
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    if isinstance(current, Path):
+        return Path(value)
+    if value is None or isinstance(value, str):
+        return value
+    raise ConfigError(f"{where}: expected a string, got {type(value).__name__}")
+
+
+def validate(config: PlatformConfig) -> PlatformConfig:
+    """Reject configurations that would deploy or run wrongly; return it unchanged."""
+    errors = []
+    if config.env not in ENVIRONMENTS:
+        errors.append(f"env: {config.env!r} is not one of {ENVIRONMENTS}")
+    k = config.kafka
+    for name in (k.topic, k.dlq_topic):
+        if not re.match(r"^[A-Za-z0-9._-]{1,249}$", name):
+            errors.append(f"kafka topic {name!r}: only letters, digits, '.', '_', '-' allowed")
+    if k.topic == k.dlq_topic:
+        errors.append("kafka.dlq_topic must differ from kafka.topic")
+    if k.partitions < 1:
+        errors.append(f"kafka.partitions must be >= 1, got {k.partitions}")
+    if not config.is_local:
+        if k.broker_count < 2:
+            errors.append(f"kafka.broker_count must be >= 2 on AWS, got {k.broker_count}")
+        if k.broker_count % config.network.max_azs:
+            errors.append(
+                f"kafka.broker_count ({k.broker_count}) must be a multiple of "
+                f"network.max_azs ({config.network.max_azs}) for MSK"
+            )
+        if k.replication_factor > k.broker_count:
+            errors.append(
+                f"kafka.replication_factor ({k.replication_factor}) exceeds "
+                f"kafka.broker_count ({k.broker_count})"
+            )
+    if not 2 <= config.network.max_azs <= 3:
+        errors.append(f"network.max_azs must be 2 or 3, got {config.network.max_azs}")
+    if config.pipeline.cycle_wait_seconds < 0:
+        errors.append("pipeline.cycle_wait_seconds must be >= 0")
+    if config.pipeline.bronze_trigger_seconds < 1:
+        errors.append("pipeline.bronze_trigger_seconds must be >= 1")
+    if config.dq.engine not in ("spark", "deequ"):
+        errors.append(f"dq.engine must be 'spark' or 'deequ', got {config.dq.engine!r}")
+    if not 0 < config.dq.volume_min_ratio < 1:
+        errors.append("dq.volume_min_ratio must be between 0 and 1")
+    if config.emr.max_vcpu < 2 or config.emr.max_memory_gb < 4:
+        errors.append("emr.max_vcpu must be >= 2 and emr.max_memory_gb >= 4")
+    if config.alert_email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alert_email):
+        errors.append(f"alert_email {config.alert_email!r} is not an email address")
+    if not _NAME.match(config.lakehouse.table_bucket_name):
+        errors.append(
+            f"lakehouse.table_bucket_name {config.lakehouse.table_bucket_name!r}: "
+            "lowercase letters, digits and '-', 2-41 characters, starting with a letter"
+        )
+    if errors:
+        raise ConfigError("invalid configuration:\n  - " + "\n  - ".join(errors))
+    return config
+
+
+def load_config(env: str, overrides: Optional[Mapping[str, Any]] = None) -> PlatformConfig:
+    """Build the validated configuration of ``env``.
+
+    ``overrides`` (e.g. cdk.json context ``config`` or CLI flags) win over the
+    environment's defaults, which win over the secure defaults of the dataclasses.
+    """
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"unknown environment {env!r}; choose one of {', '.join(ENVIRONMENTS)}")
+    config = _merge(PlatformConfig(env=env), _ENV_OVERRIDES.get(env, {}), env)
+    if overrides:
+        config = _merge(config, overrides, f"{env} overrides")
+    return validate(config)
+
+
+def region_of(domain: Optional[str]) -> str:
+    """Region bucket of a wiki domain (``other`` when not in the map)."""
+    info = DOMAINS.get(domain or "")
+    return info.region if info else UNKNOWN_REGION
+
+
+def language_of(domain: Optional[str]) -> str:
+    """Content language of a wiki domain: from the map, else the host's first label
+    when it looks like a language code (``xx.wikipedia.org``), else ``unknown``."""
+    info = DOMAINS.get(domain or "")
+    if info:
+        return info.language
+    return language_from_host(domain)
+
+
+def language_from_host(domain: Optional[str]) -> str:
+    """``"ca.wikipedia.org" -> "ca"``, ``"zh-min-nan.wiktionary.org" -> "zh-min-nan"``."""
+    if not domain:
+        return "unknown"
+    first = domain.split(".", 1)[0].lower()
+    if re.match(r"^[a-z]{2,3}(-[a-z]{2,8})*$", first) and first not in ("www", "api", "m"):
+        return first
+    return "unknown"
