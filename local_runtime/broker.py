@@ -62,7 +62,7 @@ class LocalBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def start(self, timeout_s: float = 20.0) -> "LocalBroker":
+    def start(self, timeout_s: float = 20.0) -> LocalBroker:
         url = f"tcp://127.0.0.1:{self.port}"
         cmd = [
             str(tansu_binary()),
@@ -98,7 +98,7 @@ class LocalBroker:
             try:
                 AdminClient({"bootstrap.servers": self.bootstrap}).list_topics(timeout=2)
                 return
-            except Exception as exc:  # noqa: BLE001 - retried until the deadline
+            except Exception as exc:
                 last = exc
                 time.sleep(0.2)
         self.stop()
@@ -134,7 +134,7 @@ class LocalBroker:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "LocalBroker":
+    def __enter__(self) -> LocalBroker:
         return self.start() if not self.running else self
 
     def __exit__(

@@ -58,7 +58,7 @@ def parse_job_args(
     return JobArgs(job, ns.env, ns.run_id, target, ns.data_dir, ns.table_bucket_arn, ns.region, list(extra))
 
 
-def target_for(args: JobArgs) -> "Target":
+def target_for(args: JobArgs) -> Target:
     from spark_jobs.session import EmrTarget, LocalTarget
 
     if args.target == "emr":
@@ -70,7 +70,7 @@ def target_for(args: JobArgs) -> "Target":
     return LocalTarget(warehouse=args.data_dir / "warehouse", jars=ensure_jars())
 
 
-def session_for(args: JobArgs, app_name: str) -> "SparkSession":
+def session_for(args: JobArgs, app_name: str) -> SparkSession:
     from spark_jobs.session import build_session
 
     return build_session(app_name, target_for(args))

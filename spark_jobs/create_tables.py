@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 
-def create_missing(spark: "SparkSession", tables: Sequence[TableSpec] = TABLES) -> List[str]:
+def create_missing(spark: SparkSession, tables: Sequence[TableSpec] = TABLES) -> List[str]:
     """Create missing namespaces and tables; return the identifiers that were created."""
     for namespace in sorted({t.namespace for t in tables} | set(NAMESPACES)):
         spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {SPARK_CATALOG}.{namespace}")

@@ -60,7 +60,7 @@ class RunRecord:
     details: Dict[str, Any] = field(default_factory=dict)
     _t0: float = field(default_factory=time.monotonic, repr=False)
 
-    def finish(self, status: str) -> "RunRecord":
+    def finish(self, status: str) -> RunRecord:
         self.status = status
         self.finished_at = datetime.now(timezone.utc)
         self.duration_s = round(time.monotonic() - self._t0, 3)
@@ -72,21 +72,21 @@ class RunRecord:
         return row
 
 
-def record_run(spark: "SparkSession", record: RunRecord) -> None:
+def record_run(spark: SparkSession, record: RunRecord) -> None:
     """Append ``record`` to ``ops.pipeline_runs``."""
-    from pyspark.sql.types import StructType
-
-    schema = StructType.fromDDL(", ".join(f"{c.name} {c.spark_type}" for c in PIPELINE_RUNS.columns))
+    schema = spark.table(PIPELINE_RUNS.fqn()).schema
     row = record.as_row()
     df = spark.createDataFrame([tuple(row[c] for c in PIPELINE_RUNS.column_names)], schema)
     df.writeTo(PIPELINE_RUNS.fqn()).append()
 
 
-def last_successful(spark: "SparkSession", job: str, env: str) -> Optional[Dict[str, Any]]:
+def last_successful(spark: SparkSession, job: str, env: str) -> Optional[Dict[str, Any]]:
     """The latest SUCCEEDED run of ``job`` in ``env`` as a dict, or ``None``."""
+    from pyspark.sql import functions as F
+
     rows = (
         spark.table(PIPELINE_RUNS.fqn())
-        .where(f"job = '{job}' AND env = '{env}' AND status = '{SUCCEEDED}'")
+        .where((F.col("job") == job) & (F.col("env") == env) & (F.col("status") == SUCCEEDED))
         .orderBy("finished_at", ascending=False)
         .limit(1)
         .collect()
@@ -94,13 +94,15 @@ def last_successful(spark: "SparkSession", job: str, env: str) -> Optional[Dict[
     return rows[0].asDict() if rows else None
 
 
-def runs_for(spark: "SparkSession", run_id: str) -> List[Dict[str, Any]]:
+def runs_for(spark: SparkSession, run_id: str) -> List[Dict[str, Any]]:
     """Every ledger row of one cycle (``run_id``), oldest first."""
-    rows = spark.table(PIPELINE_RUNS.fqn()).where(f"run_id = '{run_id}'").orderBy("started_at").collect()
+    from pyspark.sql import functions as F
+
+    rows = spark.table(PIPELINE_RUNS.fqn()).where(F.col("run_id") == run_id).orderBy("started_at").collect()
     return [r.asDict() for r in rows]
 
 
-def current_snapshot_id(spark: "SparkSession", table_fqn: str) -> Optional[int]:
+def current_snapshot_id(spark: SparkSession, table_fqn: str) -> Optional[int]:
     """The table's current snapshot id (``None`` for a table never written)."""
     rows = spark.sql(
         f"SELECT snapshot_id FROM {table_fqn}.snapshots ORDER BY committed_at DESC LIMIT 1"
@@ -115,7 +117,7 @@ def current_snapshot_id(spark: "SparkSession", table_fqn: str) -> Optional[int]:
 
 
 def snapshots_between(
-    spark: "SparkSession", table_fqn: str, after: Optional[int], upto: int
+    spark: SparkSession, table_fqn: str, after: Optional[int], upto: int
 ) -> List[Dict[str, Any]]:
     """Snapshots on the current lineage in ``(after, upto]`` with their operation and summary."""
     history = spark.sql(
@@ -133,7 +135,7 @@ def snapshots_between(
     return [r.asDict() for r in history[start:end]]
 
 
-def read_appended(spark: "SparkSession", table_fqn: str, after: Optional[int], upto: int) -> "DataFrame":
+def read_appended(spark: SparkSession, table_fqn: str, after: Optional[int], upto: int) -> DataFrame:
     """Rows appended to ``table_fqn`` after snapshot ``after`` up to ``upto`` (inclusive).
 
     ``after=None`` reads the whole table as of ``upto``. Raises

@@ -99,7 +99,7 @@ def spark_conf(target: Target) -> Dict[str, str]:
 
 def build_session(
     app_name: str, target: Target, extra_conf: Optional[Mapping[str, str]] = None
-) -> "SparkSession":
+) -> SparkSession:
     """Create (or return the running) SparkSession configured for ``target``."""
     from pyspark.sql import SparkSession
 
