@@ -32,8 +32,12 @@ def test_insert_merge_and_time_travel(empty_lake: Any) -> None:
     spark = empty_lake
     t = PIPELINE_RUNS.fqn()
     now = datetime(2026, 11, 1, tzinfo=timezone.utc)
-    ledger.record_run(spark, ledger.RunRecord("r1", "silver_batch", "local", started_at=now).finish("RUNNING"))
-    ledger.record_run(spark, ledger.RunRecord("r2", "silver_batch", "local", started_at=now).finish("RUNNING"))
+    ledger.record_run(
+        spark, ledger.RunRecord("r1", "silver_batch", "local", started_at=now).finish("RUNNING")
+    )
+    ledger.record_run(
+        spark, ledger.RunRecord("r2", "silver_batch", "local", started_at=now).finish("RUNNING")
+    )
     before = ledger.current_snapshot_id(spark, t)
 
     spark.sql(
@@ -50,7 +54,20 @@ def test_insert_merge_and_time_travel(empty_lake: Any) -> None:
 
 def _append_results(spark: Any, run_ids: list[str]) -> int:
     rows = [
-        (r, "bronze", "c", "completeness", "ERROR", "PASS", 1.0, "1", 1, None, None, datetime.now(timezone.utc))
+        (
+            r,
+            "bronze",
+            "c",
+            "completeness",
+            "ERROR",
+            "PASS",
+            1.0,
+            "1",
+            1,
+            None,
+            None,
+            datetime.now(timezone.utc),
+        )
         for r in run_ids
     ]
     spark.createDataFrame(rows, spark.table(DQ_RESULTS.fqn()).schema).writeTo(DQ_RESULTS.fqn()).append()

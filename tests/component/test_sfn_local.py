@@ -1,0 +1,171 @@
+"""The local Step Functions adapter: moto's ASL interpreter + our EMR Serverless,
+aws-sdk and states overrides behave as AWS would for the constructs our loop uses."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from local_runtime.sfn_local import JobRequest, local_emr_serverless
+
+REGION = "us-east-1"
+
+
+def _job(name: str, nxt: str, layer: str) -> dict[str, Any]:
+    return {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync",
+        "Parameters": {
+            "ApplicationId": "app-1",
+            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/job",
+            "Name": name,
+            "JobDriver": {
+                "SparkSubmit": {
+                    "EntryPoint": "s3://artifacts/spark_jobs/dq_gate.py",
+                    "EntryPointArguments.$": f"States.Array('--layer', '{layer}', '--run-id', $$.Execution.Name)",
+                }
+            },
+        },
+        "TimeoutSeconds": 30,
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Alert"}],
+        "ResultPath": None,
+        "Next": nxt,
+    }
+
+
+def _definition(topic_arn: str) -> dict[str, Any]:
+    return {
+        "StartAt": "Guard",
+        "States": {
+            "Guard": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:sfn:listExecutions",
+                "Parameters": {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING"},
+                "ResultSelector": {"running.$": "States.ArrayLength($.Executions)"},
+                "ResultPath": "$.guard",
+                "Next": "Check",
+            },
+            "Check": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.guard.running", "NumericGreaterThan": 2, "Next": "AnotherLoop"}],
+                "Default": "Gate",
+            },
+            "AnotherLoop": {"Type": "Succeed"},
+            "Gate": _job("bronze-gate", "Wait", "bronze"),
+            "Wait": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "NextCycle"},
+            "NextCycle": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    "Input": {"wait_seconds.$": "$.wait_seconds"},
+                },
+                "ResultPath": None,
+                "End": True,
+            },
+            "Alert": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::sns:publish",
+                "Parameters": {
+                    "TopicArn": topic_arn,
+                    "Subject": "bronze gate failed",
+                    "Message.$": "$.error.Cause",
+                },
+                "ResultPath": None,
+                "Next": "Failed",
+            },
+            "Failed": {"Type": "Fail", "Error": "GateFailed"},
+        },
+    }
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[arg-type]
+        yield
+
+
+def _states(sfn: Any, execution_arn: str) -> list[str]:
+    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+
+
+def test_loop_runs_jobs_continues_as_new_and_alerts_on_failure(aws: None) -> None:
+    requests: list[JobRequest] = []
+
+    def handler(request: JobRequest) -> None:
+        requests.append(request)
+        if len(requests) == 3:
+            raise RuntimeError('GateFailed: {"layer": "bronze", "failed": ["uniqueness"]}')
+
+    sns = boto3.client("sns", region_name=REGION)
+    sqs = boto3.client("sqs", region_name=REGION)
+    topic = sns.create_topic(Name="alerts")["TopicArn"]
+    queue = sqs.create_queue(QueueName="alerts")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+
+    with local_emr_serverless(handler):
+        machine = sfn.create_state_machine(
+            name="loop",
+            definition=json.dumps(_definition(topic)),
+            roleArn="arn:aws:iam::123456789012:role/sfn",
+        )["stateMachineArn"]
+        sfn.start_execution(stateMachineArn=machine, name="cycle-1", input=json.dumps({"wait_seconds": 0}))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+            if any(e["status"] == "FAILED" for e in executions):
+                break
+            time.sleep(0.2)
+
+    # Then: three cycles, each a new execution of the same machine; the third failed.
+    executions = sorted(
+        sfn.list_executions(stateMachineArn=machine)["executions"], key=lambda e: e["startDate"]
+    )
+    assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED", "FAILED"]
+    assert executions[0]["name"] == "cycle-1" and executions[1]["name"] != "None"
+    assert _states(sfn, executions[0]["executionArn"]) == ["Guard", "Check", "Gate", "Wait", "NextCycle"]
+    assert _states(sfn, executions[2]["executionArn"]) == ["Guard", "Check", "Gate", "Alert", "Failed"]
+    # Each job got the execution name as its run id, like EMR would from the intrinsic.
+    assert [r.module for r in requests] == ["dq_gate"] * 3
+    assert [r.arguments[-1] for r in requests] == [e["name"] for e in executions]
+    # The alert carries the EMR-shaped cause with the job's error.
+    body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert body["Subject"] == "bronze gate failed"
+    cause = json.loads(body["Message"])["JobRun"]
+    assert cause["state"] == "FAILED" and "uniqueness" in cause["stateDetails"]
+
+
+def test_a_job_that_outlives_its_timeout_fails_the_state(aws: None) -> None:
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    definition = {
+        "StartAt": "Slow",
+        "States": {
+            "Slow": {**_job("slow", "Done", "bronze"), "TimeoutSeconds": 1, "Catch": []},
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    definition["States"]["Slow"].pop("Catch")
+    with local_emr_serverless(lambda request: time.sleep(4)):
+        machine = sfn.create_state_machine(
+            name="slow", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        arn = sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"]
+        deadline = time.monotonic() + 20
+        while sfn.describe_execution(executionArn=arn)["status"] == "RUNNING" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert sfn.describe_execution(executionArn=arn)["status"] == "FAILED"
+        history = sfn.get_execution_history(executionArn=arn)["events"]
+        assert any(
+            e["type"] == "TaskTimedOut" or "States.Timeout" in json.dumps(e, default=str) for e in history
+        )
