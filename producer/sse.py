@@ -24,8 +24,10 @@ no proxies on the producer's egress).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import http.client
 import random
+import socket
 import ssl
 from typing import Callable, List, Mapping, NamedTuple, Optional
 from urllib.parse import urlsplit
@@ -120,9 +122,8 @@ class SSEParser:
                 self.last_event_id = value
         elif name == "event":
             self._event_type = value
-        elif name == "retry":
-            if value.isascii() and value.isdigit():
-                self.retry_ms = int(value)
+        elif name == "retry" and value.isascii() and value.isdigit():
+            self.retry_ms = int(value)
         # any other field name is ignored, as the standard says
 
     def _dispatch(self, out: List[SSEEvent]) -> None:
@@ -196,8 +197,15 @@ class SSEConnection:
         else:
             conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=connect_timeout_s)
         self._conn = conn
+        self._sock: Optional[socket.socket] = None
         try:
             conn.request("GET", path, headers=dict(request_headers(user_agent, last_event_id)))
+            # Keep the socket: with "Connection: close" http.client drops conn.sock once
+            # the response is read, but we need it for the read timeout and to unblock
+            # a reader on close(). The response reads through this same socket.
+            self._sock = conn.sock
+            if self._sock is not None:
+                self._sock.settimeout(read_timeout_s)
             response = conn.getresponse()
             if response.status != 200:
                 retry_after = response.getheader("Retry-After")
@@ -210,8 +218,6 @@ class SSEConnection:
             content_type = (response.getheader("Content-Type") or "").split(";")[0].strip()
             if content_type != "text/event-stream":
                 raise StreamHTTPError(response.status, f"unexpected Content-Type {content_type!r}")
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout_s)
         except BaseException:
             conn.close()
             raise
@@ -223,9 +229,9 @@ class SSEConnection:
 
     def close(self) -> None:
         """Close the socket; a blocked ``read`` in another thread then fails."""
-        try:
-            if self._conn.sock is not None:
-                self._conn.sock.shutdown(2)
-        except OSError:
-            pass
+        if self._sock is not None:
+            with contextlib.suppress(OSError):  # already closed by the peer
+                self._sock.shutdown(socket.SHUT_RDWR)
+            self._sock.close()
+        self._response.close()
         self._conn.close()
