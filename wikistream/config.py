@@ -159,6 +159,10 @@ class DqConfig:
     volume_zscore_max: float = 3.5
     volume_history_days: int = 7
     sample_keys: int = 5
+    #: Fewer history points than this for a (domain, hour) -> volume check passes, noted.
+    volume_min_history: int = 3
+    #: Stale data alerts by default; set to ERROR to block promotion on staleness.
+    freshness_level: str = "WARNING"
 
 
 @dataclass(frozen=True)
@@ -213,6 +217,9 @@ _ENV_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     },
     "dev": {
         "retain_data": False,
+        # Cost (docs/DEPLOY.md): small broker disks, hourly batch cycles.
+        "kafka": {"broker_volume_gib": 20},
+        "pipeline": {"cycle_wait_seconds": 3600},
         "emr": {"max_vcpu": 8, "max_memory_gb": 32},
         "lakehouse": {"snapshot_retention_hours": 72},
     },
@@ -312,6 +319,8 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("pipeline.bronze_trigger_seconds must be >= 1")
     if config.dq.engine not in ("spark", "deequ"):
         errors.append(f"dq.engine must be 'spark' or 'deequ', got {config.dq.engine!r}")
+    if config.dq.freshness_level not in ("ERROR", "WARNING"):
+        errors.append(f"dq.freshness_level must be ERROR or WARNING, got {config.dq.freshness_level!r}")
     if not 0 < config.dq.volume_min_ratio < 1:
         errors.append("dq.volume_min_ratio must be between 0 and 1")
     if config.emr.max_vcpu < 2 or config.emr.max_memory_gb < 4:

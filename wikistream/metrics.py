@@ -41,7 +41,15 @@ DQ_CHECKS_FAILED = "DqChecksFailed"
 DQ_GATE_PASSED = "DqGatePassed"
 DATA_FRESHNESS_MINUTES = "DataFreshnessMinutes"
 PIPELINE_CYCLE_FAILED = "PipelineCycleFailed"
+PIPELINE_CYCLE_SUCCEEDED = "PipelineCycleSucceeded"
 BRONZE_RESTARTS = "BronzeRestarts"
+
+# Dimension names. CloudWatch alarms match exact dimension sets, so every datum carries
+# ``Env`` (dev/staging/prod) and, where it applies, exactly one of ``Layer`` (DQ gates:
+# bronze/silver/gold) or ``Job`` (batch job module name). The CDK alarms use these.
+DIM_ENV = "Env"
+DIM_LAYER = "Layer"
+DIM_JOB = "Job"
 
 
 @dataclass(frozen=True)

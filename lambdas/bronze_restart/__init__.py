@@ -1,0 +1,1 @@
+"""Auto-restart of the bronze Structured Streaming job on EMR Serverless."""

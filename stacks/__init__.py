@@ -1,0 +1,1 @@
+"""AWS CDK (v2) infrastructure of WikiStream: one thin stack composing one construct per capability."""

@@ -1,0 +1,1 @@
+"""One construct per capability; each builds its resources in small ``_build_*`` methods."""

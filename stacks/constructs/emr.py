@@ -1,0 +1,212 @@
+"""EMR Serverless: the Spark application (private subnets) and its least-privilege
+job execution role, plus the ``JobSpec`` helper that renders job-run parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Sequence, Tuple
+
+from aws_cdk import ArnFormat, Aws, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_emrserverless as emrs
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_logs as logs
+from constructs import Construct
+
+from stacks.constructs.defaults import log_group
+from stacks.constructs.lakehouse import (
+    CHECKPOINTS_PREFIX,
+    CODE_PREFIX,
+    JARS_PREFIX,
+    LOGS_PREFIX,
+    SPARK_JOBS_PREFIX,
+    Lakehouse,
+)
+from stacks.constructs.streaming import Streaming
+from wikistream.config import METRICS_NAMESPACE, PlatformConfig
+
+#: Jars the bronze job needs beyond EMR's image (Kafka source + MSK IAM auth). They are
+#: staged by the operator under s3://<artifacts>/jars/ (docs/DEPLOY.md: Maven is not
+#: reachable from CI, so the deployment cannot fetch them).
+BRONZE_JARS: Tuple[str, ...] = (
+    "spark-sql-kafka-0-10_2.12-3.5.5.jar",
+    "spark-token-provider-kafka-0-10_2.12-3.5.5.jar",
+    "kafka-clients-3.9.1.jar",
+    "commons-pool2-2.12.0.jar",
+    "aws-msk-iam-auth-2.3.2-all.jar",
+)
+
+
+class EmrServerless(Construct):
+    """EMR Serverless Spark application and its execution role.
+
+    Attributes: ``application`` (CfnApplication), ``application_id``, ``application_arn``,
+    ``execution_role``, ``log_group``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        vpc: ec2.IVpc,
+        subnets: ec2.SubnetSelection,
+        security_group: ec2.ISecurityGroup,
+        lakehouse: Lakehouse,
+        streaming: Streaming,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self.log_group = log_group(self, "JobLogs", config=config)
+        self.application = self._build_application(vpc, subnets, security_group)
+        self.application_id = self.application.attr_application_id
+        self.application_arn = self.application.attr_arn
+        self.execution_role = self._build_execution_role(lakehouse, streaming)
+
+    def _build_application(
+        self, vpc: ec2.IVpc, subnets: ec2.SubnetSelection, security_group: ec2.ISecurityGroup
+    ) -> emrs.CfnApplication:
+        emr = self._config.emr
+        initial: List[emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty] = []
+        for key, count in (("Driver", emr.prewarm_drivers), ("Executor", emr.prewarm_executors)):
+            if count > 0:
+                initial.append(
+                    emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty(
+                        key=key,
+                        value=emrs.CfnApplication.InitialCapacityConfigProperty(
+                            worker_count=count,
+                            worker_configuration=emrs.CfnApplication.WorkerConfigurationProperty(
+                                cpu="2 vCPU", memory="8 GB", disk="20 GB"
+                            ),
+                        ),
+                    )
+                )
+        return emrs.CfnApplication(
+            self,
+            "Application",
+            name=f"{self._config.prefix}-spark",
+            release_label=emr.release_label,
+            type="SPARK",
+            architecture="ARM64",  # Graviton: ~20% cheaper per vCPU-hour; jobs are pure JVM/Python
+            auto_start_configuration=emrs.CfnApplication.AutoStartConfigurationProperty(enabled=True),
+            auto_stop_configuration=emrs.CfnApplication.AutoStopConfigurationProperty(
+                enabled=True, idle_timeout_minutes=emr.idle_timeout_minutes
+            ),
+            maximum_capacity=emrs.CfnApplication.MaximumAllowedResourcesProperty(
+                cpu=f"{emr.max_vcpu} vCPU", memory=f"{emr.max_memory_gb} GB", disk=f"{emr.max_disk_gb} GB"
+            ),
+            initial_capacity=initial or None,
+            network_configuration=emrs.CfnApplication.NetworkConfigurationProperty(
+                subnet_ids=vpc.select_subnets(subnet_type=subnets.subnet_type).subnet_ids,
+                security_group_ids=[security_group.security_group_id],
+            ),
+        )
+
+    def _build_execution_role(self, lakehouse: Lakehouse, streaming: Streaming) -> iam.Role:
+        stack = Stack.of(self)
+        role = iam.Role(
+            self,
+            "ExecutionRole",
+            assumed_by=iam.ServicePrincipal(
+                "emr-serverless.amazonaws.com",
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                    "ArnLike": {"aws:SourceArn": self.application.attr_arn},
+                },
+            ),
+            description="WikiStream Spark jobs: S3 Tables, artifacts prefixes, MSK read, metrics",
+        )
+        lakehouse.grant_tables_read_write(role)
+        self._grant_artifacts(role, lakehouse)
+        streaming.grant_connect(role)
+        streaming.grant_topics(
+            role, [streaming.topic], "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+                resources=[streaming.group_arn(self._config.kafka.consumer_group)],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # no resource-level scoping exists; the namespace condition scopes it
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            )
+        )
+        self.log_group.grant_write(role)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["logs:DescribeLogGroups"],
+                resources=[
+                    stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        return role
+
+    @staticmethod
+    def _grant_artifacts(role: iam.Role, lakehouse: Lakehouse) -> None:
+        """Read code and jars; read/write checkpoints and logs; nothing else in the bucket."""
+        artifacts = lakehouse.artifacts
+        read_only = (SPARK_JOBS_PREFIX, CODE_PREFIX, JARS_PREFIX)
+        read_write = (CHECKPOINTS_PREFIX, LOGS_PREFIX)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[artifacts.arn_for_objects(f"{p}*") for p in read_only + read_write],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+                resources=[artifacts.arn_for_objects(f"{p}*") for p in read_write],
+            )
+        )
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[artifacts.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in read_only + read_write]}},
+            )
+        )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One Spark job run as the state machine (and the restart Lambda) submit it."""
+
+    module: str
+    args: Sequence[str] = ()
+
+
+def spark_submit_parameters(py_files_uri: str, artifacts_bucket: str, jars: Sequence[str] = ()) -> str:
+    """``sparkSubmitParameters``: the code zip, optional jars, small-footprint executors."""
+    params = [
+        f"--py-files {py_files_uri}",
+        # Small workers (1 vCPU / 2g + overhead -> 3 GB workers): the data volume of one
+        # cycle is small and the always-on bronze stream dominates cost (docs/DEPLOY.md).
+        "--conf spark.driver.cores=1",
+        "--conf spark.driver.memory=2g",
+        "--conf spark.executor.cores=1",
+        "--conf spark.executor.memory=2g",
+        "--conf spark.dynamicAllocation.maxExecutors=4",
+    ]
+    if jars:
+        params.insert(1, "--jars " + ",".join(f"s3://{artifacts_bucket}/{JARS_PREFIX}{j}" for j in jars))
+    return " ".join(params)
+
+
+def monitoring_overrides(artifacts_bucket: str, log_group: logs.ILogGroup) -> Dict[str, Any]:
+    """Job-run monitoring: driver/executor logs to S3 (logs/) and CloudWatch."""
+    return {
+        "S3MonitoringConfiguration": {"LogUri": f"s3://{artifacts_bucket}/{LOGS_PREFIX}"},
+        "CloudWatchLoggingConfiguration": {"Enabled": True, "LogGroupName": log_group.log_group_name},
+    }

@@ -1,0 +1,380 @@
+"""Pipeline: the self-looping, DQ-gated Step Functions state machine.
+
+One execution is one cycle: Guard -> CreateTables -> BronzeGate -> Silver -> SilverGate ->
+Gold -> GoldGate -> RecordSuccess -> Wait -> NextCycle (continue-as-new through
+``states:startExecution`` on ``$$.StateMachine.Id``, so history never hits the 25,000-event
+limit). Any job or gate failure is caught, turned into an alert payload, published to SNS,
+counted as ``PipelineCycleFailed`` and ends the execution as Failed. A DQ gate signals
+failure by exiting non-zero (its job run ends FAILED -> ``States.TaskFailed``), which is
+deliberately never retried: only throttling/internal errors of the EMR API are.
+
+The state names and job module names are a contract with the local runner, which executes
+this very definition (see ``stacks/asl.py``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from aws_cdk import ArnFormat, Aws, Duration, Stack
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.constructs.defaults import log_group, removal_policy
+from stacks.constructs.emr import EmrServerless, monitoring_overrides, spark_submit_parameters
+from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
+from wikistream import metrics
+from wikistream.config import METRICS_NAMESPACE, PlatformConfig
+
+#: EMR API errors worth retrying. A failed job run (including a failing DQ gate) surfaces
+#: as States.TaskFailed and is NOT in this list. Both spellings of the service prefix are
+#: listed because the optimized integration's prefix is not documented consistently.
+TRANSIENT_EMR_ERRORS: Tuple[str, ...] = (
+    "EMRServerless.ThrottlingException",
+    "EMRServerless.InternalServerException",
+    "EmrServerless.ThrottlingException",
+    "EmrServerless.InternalServerException",
+)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One EMR job state of the cycle: state name, job module, extra job arguments."""
+
+    state: str
+    module: str
+    args: Tuple[str, ...] = ()
+    kind: str = "job"
+
+
+#: The cycle, in order (state name -> spark_jobs/<module>.py).
+STEPS: Tuple[Step, ...] = (
+    Step("CreateTables", "create_tables"),
+    Step("BronzeGate", "dq_gate", ("--layer", "bronze"), "DQ gate"),
+    Step("Silver", "silver_batch"),
+    Step("SilverGate", "dq_gate", ("--layer", "silver"), "DQ gate"),
+    Step("Gold", "gold_batch"),
+    Step("GoldGate", "dq_gate", ("--layer", "gold"), "DQ gate"),
+)
+
+
+def _quote(value: str) -> str:
+    """A literal argument of an ASL intrinsic function (single-quoted, escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def entry_point_arguments(common: Sequence[str], extra: Sequence[str]) -> str:
+    """``States.Array(...)`` with the cycle's run id (``$$.Execution.Name``) spliced in."""
+    parts: List[str] = []
+    for arg in common:
+        parts.append("$$.Execution.Name" if arg == "$RUN_ID" else _quote(arg))
+    parts.extend(_quote(a) for a in extra)
+    return f"States.Array({', '.join(parts)})"
+
+
+class Pipeline(Construct):
+    """The cycle state machine, its log group, and a disabled-by-default watchdog rule.
+
+    Attributes: ``state_machine``, ``state_machine_name``, ``log_group``, ``watchdog``.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: PlatformConfig,
+        emr: EmrServerless,
+        lakehouse: Lakehouse,
+        alerts: sns.ITopic,
+        watchdog_enabled: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._emr = emr
+        self._lakehouse = lakehouse
+        self._alerts = alerts
+        self.state_machine_name = f"{config.prefix}-pipeline"
+        stack = Stack.of(self)
+        # Built from the fixed name (not a token of the state machine): no circular dependency.
+        self.state_machine_arn = stack.format_arn(
+            service="states",
+            resource="stateMachine",
+            resource_name=self.state_machine_name,
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        self.log_group = log_group(self, "Logs", config=config)
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            state_machine_name=self.state_machine_name,
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            definition_body=sfn.DefinitionBody.from_chainable(self._build_definition()),
+            logs=sfn.LogOptions(
+                destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
+            ),
+            tracing_enabled=True,
+            removal_policy=removal_policy(config),
+        )
+        self._grant()
+        self.watchdog = self._build_watchdog(watchdog_enabled)
+
+    # ---- definition -----------------------------------------------------------------------
+    def _build_definition(self) -> sfn.IChainable:
+        alert = self._build_failure_path()
+        guard = self._task(
+            "Guard",
+            "aws-sdk:sfn:listExecutions",
+            {"StateMachineArn.$": "$$.StateMachine.Id", "StatusFilter": "RUNNING"},
+            result_selector={"running.$": "States.ArrayLength($.Executions)"},
+            result_path="$.guard",
+        )
+        self._catch(guard, "Guard", "step", alert)
+        # A cycle started by NextCycle still sees its parent RUNNING for a moment, so it
+        # tolerates two running executions; an external start tolerates only itself.
+        another = sfn.Condition.or_(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.previous_execution"),
+                sfn.Condition.number_greater_than("$.guard.running", 2),
+            ),
+            sfn.Condition.and_(
+                sfn.Condition.is_not_present("$.previous_execution"),
+                sfn.Condition.number_greater_than("$.guard.running", 1),
+            ),
+        )
+        choice = sfn.Choice(self, "IsAnotherLoopRunning")
+        jobs = [self._job_state(step, alert) for step in STEPS]
+        record = self._task(
+            "RecordSuccess",
+            "aws-sdk:cloudwatch:putMetricData",
+            self._metric_parameters(metrics.PIPELINE_CYCLE_SUCCEEDED),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        wait = sfn.Wait(self, "Wait", time=sfn.WaitTime.seconds_path("$.wait_seconds"))
+        # Recording the success metric is best effort: a CloudWatch hiccup must not end the loop.
+        record.add_catch(wait, errors=["States.ALL"], result_path="$.record_error")
+        next_cycle = sfn.CustomState(
+            self,
+            "NextCycle",
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    # Deterministic name: a retried StartExecution is idempotent.
+                    "Name.$": "States.Hash($$.Execution.Id, 'SHA-1')",
+                    "Input": {
+                        "wait_seconds.$": "$.wait_seconds",
+                        "previous_execution.$": "$$.Execution.Id",
+                    },
+                },
+                "ResultPath": None,
+                "TimeoutSeconds": 60,
+            },
+        )
+        next_cycle.add_retry(
+            errors=["States.TaskFailed"], interval=Duration.seconds(5), max_attempts=3, backoff_rate=2.0
+        )
+        self._catch(next_cycle, "NextCycle", "step", alert)
+
+        chain = jobs[0]
+        for state in jobs[1:]:
+            chain = chain.next(state)  # type: ignore[assignment]
+        chain.next(record)
+        record.next(wait)
+        wait.next(next_cycle)
+        next_cycle.next(sfn.Succeed(self, "CycleComplete"))
+        choice.when(another, sfn.Succeed(self, "AnotherLoopRunning")).otherwise(jobs[0])
+        guard.next(choice)
+        return guard
+
+    def _job_state(self, step: Step, alert: sfn.IChainable) -> sfn.CustomState:
+        artifacts = self._lakehouse.artifacts.bucket_name
+        common = [
+            "--env", self._config.env,
+            "--run-id", "$RUN_ID",
+            "--target", "emr",
+            "--table-bucket-arn", self._lakehouse.table_bucket_arn,
+            "--region", Aws.REGION,
+        ]  # fmt: skip
+        timeout_minutes = self._config.emr.job_timeout_minutes
+        state = sfn.CustomState(
+            self,
+            step.state,
+            state_json={
+                "Type": "Task",
+                "Resource": f"arn:{Aws.PARTITION}:states:::emr-serverless:startJobRun.sync",
+                "Parameters": {
+                    "ApplicationId": self._emr.application_id,
+                    "ExecutionRoleArn": self._emr.execution_role.role_arn,
+                    "Name.$": f"States.Format('{step.module}-{{}}', $$.Execution.Name)",
+                    "ExecutionTimeoutMinutes": timeout_minutes,
+                    "JobDriver": {
+                        "SparkSubmit": {
+                            "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.module}.py",
+                            "EntryPointArguments.$": entry_point_arguments(common, step.args),
+                            "SparkSubmitParameters": spark_submit_parameters(
+                                self._lakehouse.py_files_uri, artifacts
+                            ),
+                        }
+                    },
+                    "ConfigurationOverrides": {
+                        "MonitoringConfiguration": monitoring_overrides(artifacts, self._emr.log_group)
+                    },
+                },
+                # Keep the input (wait_seconds, previous_execution) flowing through the cycle.
+                "ResultPath": None,
+                # EMR's own timeout fires first; this bounds queueing + start-up on top of it.
+                "TimeoutSeconds": timeout_minutes * 60 + 600,
+            },
+        )
+        state.add_retry(
+            errors=list(TRANSIENT_EMR_ERRORS),
+            interval=Duration.seconds(15),
+            max_attempts=3,
+            backoff_rate=2.0,
+        )
+        self._catch(state, step.state, step.kind, alert)
+        return state
+
+    def _catch(self, state: sfn.CustomState, name: str, kind: str, alert: sfn.IChainable) -> None:
+        describe = f"{kind} {name}" if kind != "step" else name
+        build = sfn.Pass(
+            self,
+            f"{name}Failed",
+            parameters={
+                "subject": f"WikiStream {self._config.env}: {describe} failed",
+                "state": name,
+                "kind": kind,
+                "env": self._config.env,
+                "run_id.$": "$$.Execution.Name",
+                "execution.$": "$$.Execution.Id",
+                "error.$": "$.error.Error",
+                "cause.$": "$.error.Cause",
+            },
+            result_path="$.alert",
+        )
+        build.next(alert)
+        state.add_catch(build, errors=["States.ALL"], result_path="$.error")
+
+    def _build_failure_path(self) -> sfn.IChainable:
+        publish = self._task(
+            "PublishAlert",
+            "sns:publish",
+            {"TopicArn": self._alerts.topic_arn, "Subject.$": "$.alert.subject", "Message.$": "$.alert"},
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        record = self._task(
+            "RecordFailure",
+            "aws-sdk:cloudwatch:putMetricData",
+            self._metric_parameters(metrics.PIPELINE_CYCLE_FAILED),
+            result_path=sfn.JsonPath.DISCARD,
+        )
+        publish.next(record)
+        record.next(sfn.Fail(self, "CycleFailed", error="PipelineCycleFailed", cause="see the SNS alert"))
+        return publish
+
+    def _metric_parameters(self, name: str) -> Dict[str, Any]:
+        return {
+            "Namespace": METRICS_NAMESPACE,
+            "MetricData": [
+                {
+                    "MetricName": name,
+                    "Value": 1,
+                    "Unit": "Count",
+                    "Dimensions": [{"Name": metrics.DIM_ENV, "Value": self._config.env}],
+                }
+            ],
+        }
+
+    def _task(
+        self,
+        name: str,
+        resource: str,
+        parameters: Dict[str, Any],
+        *,
+        result_path: Any,
+        result_selector: Optional[Dict[str, Any]] = None,
+    ) -> sfn.CustomState:
+        """A short service-integration Task; idempotent calls, so TaskFailed is retried."""
+        state_json: Dict[str, Any] = {
+            "Type": "Task",
+            "Resource": f"arn:{Aws.PARTITION}:states:::{resource}",
+            "Parameters": parameters,
+            "ResultPath": None if result_path == sfn.JsonPath.DISCARD else result_path,
+            "TimeoutSeconds": 60,
+        }
+        if result_selector is not None:
+            state_json["ResultSelector"] = result_selector
+        state = sfn.CustomState(self, name, state_json=state_json)
+        state.add_retry(
+            errors=["States.TaskFailed"], interval=Duration.seconds(2), max_attempts=3, backoff_rate=2.0
+        )
+        return state
+
+    # ---- permissions and triggers -------------------------------------------------------
+    def _grant(self) -> None:
+        stack = Stack.of(self)
+        sm = self.state_machine
+        sm.add_to_role_policy(
+            iam.PolicyStatement(actions=["emr-serverless:StartJobRun"], resources=[self._emr.application_arn])
+        )
+        sm.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["emr-serverless:GetJobRun", "emr-serverless:CancelJobRun"],
+                resources=[f"{self._emr.application_arn}/jobruns/*"],
+            )
+        )
+        self._emr.execution_role.grant_pass_role(sm.grant_principal)
+        sm.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["events:PutTargets", "events:PutRule", "events:DescribeRule"],
+                resources=[
+                    stack.format_arn(
+                        service="events",
+                        resource="rule",
+                        resource_name="StepFunctionsGetEventsForEMRServerlessJobRule",
+                    )
+                ],
+            )
+        )
+        sm.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["states:ListExecutions", "states:StartExecution"], resources=[self.state_machine_arn]
+            )
+        )
+        self._alerts.grant_publish(sm)
+        sm.add_to_role_policy(
+            iam.PolicyStatement(
+                actions=["cloudwatch:PutMetricData"],
+                resources=["*"],  # no resource-level scoping exists; the namespace condition scopes it
+                conditions={"StringEquals": {"cloudwatch:namespace": METRICS_NAMESPACE}},
+            )
+        )
+
+    def _build_watchdog(self, enabled: bool) -> events.Rule:
+        # Starts the first cycle and, hourly, restarts the loop if it ended (a failed cycle).
+        # The Guard state makes an extra start a no-op while a loop is running.
+        return events.Rule(
+            self,
+            "Watchdog",
+            description="Starts the WikiStream cycle loop if none is running (enable to start the loop)",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            enabled=enabled,
+            targets=[
+                targets.SfnStateMachine(
+                    self.state_machine,
+                    input=events.RuleTargetInput.from_object(
+                        {"wait_seconds": self._config.pipeline.cycle_wait_seconds}
+                    ),
+                )
+            ],
+        )
+
+
+__all__ = ["STEPS", "Pipeline", "Step"]
