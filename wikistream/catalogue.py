@@ -295,6 +295,8 @@ DQ_RESULTS = TableSpec(
         Column("failing_sample", "string"),
         Column("snapshot_id", "long"),
         Column("evaluated_at", "timestamptz", True),
+        Column("table_name", "string", doc="table the check measured"),
+        Column("note", "string", doc="why a check passed/failed unusually (e.g. insufficient history)"),
     ),
     partitioned_by=("days(evaluated_at)",),
     properties=_props(_V2),
