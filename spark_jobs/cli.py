@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from wikistream.config import ENVIRONMENTS, METRICS_NAMESPACE, PlatformConfig, load_config
-from wikistream.metrics import CloudWatchMetricsSink, LocalMetricsSink, MetricsSink
+from wikistream.metrics import DIM_ENV, CloudWatchMetricsSink, LocalMetricsSink, MetricsSink, WithDimensions
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -77,6 +77,10 @@ def session_for(args: JobArgs, app_name: str) -> SparkSession:
 
 
 def metrics_for(args: JobArgs) -> MetricsSink:
+    """CloudWatch on EMR, local NDJSON otherwise; every datum carries ``Env``."""
+    sink: MetricsSink
     if args.target == "emr":
-        return CloudWatchMetricsSink(METRICS_NAMESPACE)
-    return LocalMetricsSink(args.data_dir / "metrics" / "metrics.ndjson")
+        sink = CloudWatchMetricsSink(METRICS_NAMESPACE)
+    else:
+        sink = LocalMetricsSink(args.data_dir / "metrics" / "metrics.ndjson")
+    return WithDimensions(sink, {DIM_ENV: args.env})

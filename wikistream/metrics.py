@@ -139,3 +139,23 @@ def read_local_metrics(path: Path, name: Optional[str] = None) -> List[Dict[str,
                 if name is None or row["name"] == name:
                     rows.append(row)
     return rows
+
+
+class WithDimensions:
+    """A sink that adds default dimensions (e.g. ``Env``) to every datum it forwards.
+
+    The CloudWatch alarms and dashboard match exact dimension sets, so every emitter goes
+    through one of these (see ``spark_jobs.cli.metrics_for``) instead of remembering ``Env``.
+    Dimensions a datum sets itself win.
+    """
+
+    def __init__(self, sink: MetricsSink, defaults: Mapping[str, str]) -> None:
+        self.sink = sink
+        self.defaults = dict(defaults)
+
+    def emit(self, datum: Datum) -> None:
+        merged = {**self.defaults, **datum.dimensions}
+        self.sink.emit(Datum(datum.name, datum.value, datum.unit, merged, datum.timestamp))
+
+    def flush(self) -> None:
+        self.sink.flush()
