@@ -48,6 +48,8 @@ def acknowledge_findings(stack: WikiStreamStack) -> None:
     _ack_emr(stack)
     _ack_pipeline(stack)
     _ack_restart(stack)
+    _ack_query(stack)
+    _ack_nat_instance(stack)
     _ack_cdk_providers(stack)
 
 
@@ -136,6 +138,8 @@ def _ack_pipeline(stack: WikiStreamStack) -> None:
 
 def _ack_restart(stack: WikiStreamStack) -> None:
     restart = stack.restart
+    if restart is None:  # bronze_mode "per_cycle": no restart Lambda
+        return
     app = stack.get_logical_id(stack.emr.application)
     _ack(
         _policy(restart.function.role),  # type: ignore[arg-type]
@@ -161,6 +165,53 @@ def _ack_restart(stack: WikiStreamStack) -> None:
             "python3.12 SSM parameter; move both together when the layer for a newer runtime is adopted.",
         ),
     )
+
+
+def _ack_query(stack: WikiStreamStack) -> None:
+    query = stack.query
+    table_bucket = stack.get_logical_id(stack.lakehouse.table_bucket)
+    artifacts = _logical(stack, stack.lakehouse.artifacts)
+    _ack(
+        query.policy,
+        (
+            "AwsSolutions-IAM5[Resource::*]",
+            "lakeformation:GetDataAccess (Lake Formation credential vending for Athena) supports "
+            "no resource-level permissions; Lake Formation grants decide what is vended.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::<{table_bucket}.TableBucketARN>/table/*]",
+            "Read-only S3 Tables access to the tables of this one table bucket; table ARNs "
+            "contain service-generated ids unknown at synth.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::<{artifacts}.Arn>/athena-results/*]",
+            "Athena writes and reads query results under the athena-results/ prefix only.",
+        ),
+    )
+
+
+def _ack_nat_instance(stack: WikiStreamStack) -> None:
+    """The dev NAT instance(s) (``network.nat_provider = "instance"``)."""
+    if stack.network.nat_instances is None:
+        return
+    for subnet in stack.network.vpc.public_subnets:
+        instance = subnet.node.try_find_child("NatInstance")
+        if instance is None:
+            continue
+        _ack(
+            instance,
+            (
+                "AwsSolutions-EC28",
+                "Dev-only NAT instance: basic 5-minute monitoring is enough for a replaceable "
+                "egress box; detailed monitoring would add ~$2/month to a cost-capped environment.",
+            ),
+            (
+                "AwsSolutions-EC29",
+                "Dev-only NAT instance is disposable and owned by CloudFormation (replaced on "
+                "change, deleted with the dev stack); termination protection would block "
+                "`cdk destroy` of the disposable environment.",
+            ),
+        )
 
 
 def _ack_cdk_providers(stack: WikiStreamStack) -> None:

@@ -6,7 +6,7 @@ bucket names) and splitting them would couple stacks through CloudFormation expo
 
 from __future__ import annotations
 
-from typing import Any, List
+from typing import Any, List, Optional
 
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
@@ -14,10 +14,12 @@ from constructs import Construct
 from stacks.constructs.alerts import Alerts
 from stacks.constructs.emr import EmrServerless
 from stacks.constructs.lakehouse import Lakehouse
+from stacks.constructs.maintenance import TableMaintenance
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.network import Network
 from stacks.constructs.pipeline import Pipeline
 from stacks.constructs.producer_service import ProducerService
+from stacks.constructs.query_access import QueryAccess
 from stacks.constructs.restart_lambda import BronzeRestart
 from stacks.constructs.streaming import Streaming
 from stacks.nag import acknowledge_findings
@@ -25,7 +27,8 @@ from wikistream.config import PlatformConfig
 
 
 class WikiStreamStack(Stack):
-    """Network, streaming, producer, lakehouse, EMR, pipeline, restart Lambda, monitoring."""
+    """Network, streaming, producer, lakehouse, EMR, pipeline, bronze restart (streaming mode
+    only), table maintenance, Athena query access, monitoring."""
 
     def __init__(
         self,
@@ -76,17 +79,32 @@ class WikiStreamStack(Stack):
             config=config,
             emr=self.emr,
             lakehouse=self.lakehouse,
+            streaming=self.streaming,
             alerts=self.alerts.topic,
             watchdog_enabled=watchdog_enabled,
         )
-        self.restart = BronzeRestart(
+        # An always-on stream needs its restarter; in "per_cycle" mode the state machine
+        # runs bronze and alerts on its failure like any other job.
+        self.restart: Optional[BronzeRestart] = None
+        if config.pipeline.bronze_mode == "streaming":
+            self.restart = BronzeRestart(
+                self,
+                "BronzeRestart",
+                config=config,
+                emr=self.emr,
+                lakehouse=self.lakehouse,
+                streaming=self.streaming,
+                alerts=self.alerts.topic,
+            )
+        self.maintenance = TableMaintenance(
             self,
-            "BronzeRestart",
+            "Maintenance",
             config=config,
             emr=self.emr,
             lakehouse=self.lakehouse,
             alerts=self.alerts.topic,
         )
+        self.query = QueryAccess(self, "Query", config=config, lakehouse=self.lakehouse)
         self.monitoring = Monitoring(
             self,
             "Monitoring",
@@ -94,7 +112,10 @@ class WikiStreamStack(Stack):
             alerts=self.alerts.topic,
             state_machine=self.pipeline.state_machine,
             emr_application_id=self.emr.application_id,
-            extra_alarms=[self.restart.stalled_alarm],
+            extra_alarms=[
+                *([self.restart.stalled_alarm] if self.restart is not None else []),
+                self.maintenance.dropped_alarm,
+            ],
         )
         self._outputs()
         acknowledge_findings(self)
@@ -113,3 +134,5 @@ class WikiStreamStack(Stack):
         CfnOutput(self, "EmrApplicationId", value=self.emr.application_id)
         CfnOutput(self, "AlertsTopicArn", value=self.alerts.topic.topic_arn)
         CfnOutput(self, "MskClusterArn", value=self.streaming.cluster.attr_arn)
+        CfnOutput(self, "AthenaWorkGroup", value=self.query.workgroup_name)
+        CfnOutput(self, "DataEngineerPolicyArn", value=self.query.policy.managed_policy_arn)

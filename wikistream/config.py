@@ -147,6 +147,11 @@ class PipelineConfig:
     bronze_trigger_seconds: int = 60
     late_event_bound_hours: int = 48
     risk_min_events: int = 5
+    #: How bronze runs on AWS: "streaming" = one always-on Structured Streaming job run
+    #: (restarted by the bronze-restart Lambda); "per_cycle" = the state machine runs
+    #: bronze with ``--available-now`` as the first job of every cycle (cheaper, fresh
+    #: only once per cycle; docs/DEPLOY.md). Checked in stacks/ (BRONZE_MODES).
+    bronze_mode: str = "streaming"
 
 
 @dataclass(frozen=True)
@@ -174,12 +179,28 @@ class LakehouseConfig:
     snapshot_retention_hours: int = 168
     min_snapshots_to_keep: int = 5
     unreferenced_file_days: int = 3
+    #: EventBridge Scheduler expression of the weekly ``maintenance`` job (UTC).
+    maintenance_schedule: str = "cron(0 3 ? * SUN *)"
 
 
 @dataclass(frozen=True)
 class NetworkConfig:
     max_azs: int = 2
     nat_gateways: int = 1
+    #: "gateway" (managed NAT gateway) or "instance" (one small EC2 NAT instance per
+    #: ``nat_gateways``: ~$4 instead of ~$37 a month, no managed HA; dev only).
+    nat_provider: str = "gateway"
+    nat_instance_type: str = "t4g.nano"
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """Athena access to the lake (workgroup guard rails)."""
+
+    #: Per-query scan limit enforced by the workgroup (Athena cancels larger scans).
+    bytes_scanned_cutoff_gb: int = 10
+    #: Query results under s3://<artifacts>/athena-results/ expire after this many days.
+    results_retention_days: int = 30
 
 
 @dataclass(frozen=True)
@@ -194,6 +215,7 @@ class PlatformConfig:
     dq: DqConfig = field(default_factory=DqConfig)
     lakehouse: LakehouseConfig = field(default_factory=LakehouseConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)
+    query: QueryConfig = field(default_factory=QueryConfig)
     alert_email: Optional[str] = None
     retain_data: bool = True
     data_dir: Path = Path(".wikistream")
@@ -219,9 +241,13 @@ _ENV_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
         "retain_data": False,
         # Cost (docs/DEPLOY.md): small broker disks, hourly batch cycles.
         "kafka": {"broker_volume_gib": 20},
-        "pipeline": {"cycle_wait_seconds": 3600},
+        # Bronze runs once per hourly cycle instead of 24/7, behind a NAT instance
+        # instead of a NAT gateway: together -$108/month (docs/DEPLOY.md, cost table).
+        "pipeline": {"cycle_wait_seconds": 3600, "bronze_mode": "per_cycle"},
+        "network": {"nat_provider": "instance"},
         "emr": {"max_vcpu": 8, "max_memory_gb": 32},
         "lakehouse": {"snapshot_retention_hours": 72},
+        "query": {"bytes_scanned_cutoff_gb": 1},
     },
     "staging": {
         "kafka": {"broker_count": 2},

@@ -27,11 +27,15 @@ class Alerts(Construct):
             description=f"{config.prefix} alerts topic",
             removal_policy=removal_policy(config),
         )
-        # CloudWatch alarms publish as the service principal, which needs the key.
+        # CloudWatch alarms and EventBridge rules (maintenance job failures) publish as
+        # their service principals, which need the key.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
-                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                principals=[
+                    iam.ServicePrincipal("cloudwatch.amazonaws.com"),
+                    iam.ServicePrincipal("events.amazonaws.com"),
+                ],
                 resources=["*"],  # in a key policy "*" means this key
             )
         )

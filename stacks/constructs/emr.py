@@ -179,6 +179,20 @@ class EmrServerless(Construct):
         )
 
 
+#: Bronze's Structured Streaming checkpoint, shared by every way bronze is started
+#: (restart Lambda in "streaming" mode, the BronzeIngest state in "per_cycle" mode), so
+#: switching ``pipeline.bronze_mode`` continues from the same Kafka offsets.
+BRONZE_CHECKPOINT = f"{CHECKPOINTS_PREFIX}bronze"
+
+
+def bronze_arguments(bootstrap_brokers: str, artifacts_bucket: str) -> Tuple[str, str, str, str]:
+    """The bronze-only job arguments on EMR: MSK bootstrap string and S3 checkpoint."""
+    return (
+        "--bootstrap", bootstrap_brokers,
+        "--checkpoint", f"s3://{artifacts_bucket}/{BRONZE_CHECKPOINT}",
+    )  # fmt: skip
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """One Spark job run as the state machine (and the restart Lambda) submit it."""

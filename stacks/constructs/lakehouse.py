@@ -33,12 +33,14 @@ class Lakehouse(Construct):
     """Table bucket + namespaces + artifacts bucket with the deployed Spark code.
 
     Attributes: ``table_bucket`` (CfnTableBucket), ``table_bucket_arn``, ``artifacts``,
-    ``access_logs``, ``py_files_uri`` (the zip passed to ``--py-files``), ``namespaces``.
+    ``access_logs``, ``py_files_uri`` (the zip passed to ``--py-files``), ``namespaces``,
+    ``table_bucket_name`` (plain string: the name is fixed by config, e.g. ``wikistream-lake-dev``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        self.table_bucket_name = f"{config.lakehouse.table_bucket_name}-{config.env}"
         self.table_bucket = self._build_table_bucket()
         self.table_bucket_arn = self.table_bucket.attr_table_bucket_arn
         self.namespaces = [self._build_namespace(ns) for ns in NAMESPACES]
@@ -54,7 +56,7 @@ class Lakehouse(Construct):
         bucket = s3tables.CfnTableBucket(
             self,
             "TableBucket",
-            table_bucket_name=f"{lake.table_bucket_name}-{self._config.env}",
+            table_bucket_name=self.table_bucket_name,
             # SSE-S3: S3 Tables maintenance (compaction, snapshot expiry, unreferenced-file
             # removal) works without extra key-policy grants to the maintenance principal.
             encryption_configuration=s3tables.CfnTableBucket.EncryptionConfigurationProperty(

@@ -1,12 +1,17 @@
 """Pipeline: the self-looping, DQ-gated Step Functions state machine.
 
-One execution is one cycle: Guard -> CreateTables -> BronzeGate -> Silver -> SilverGate ->
-Gold -> GoldGate -> RecordSuccess -> Wait -> NextCycle (continue-as-new through
+One execution is one cycle: Guard -> [BronzeIngest ->] CreateTables -> BronzeGate -> Silver ->
+SilverGate -> Gold -> GoldGate -> RecordSuccess -> Wait -> NextCycle (continue-as-new through
 ``states:startExecution`` on ``$$.StateMachine.Id``, so history never hits the 25,000-event
 limit). Any job or gate failure is caught, turned into an alert payload, published to SNS,
 counted as ``PipelineCycleFailed`` and ends the execution as Failed. A DQ gate signals
 failure by exiting non-zero (its job run ends FAILED -> ``States.TaskFailed``), which is
 deliberately never retried: only throttling/internal errors of the EMR API are.
+
+``BronzeIngest`` exists only when ``pipeline.bronze_mode == "per_cycle"`` (dev): bronze
+then runs as a batch (``bronze_stream --available-now``: everything Kafka holds beyond the
+checkpoint, then stop) at the start of every cycle instead of as an always-on stream;
+otherwise the definition is identical in every environment.
 
 The state names and job module names are a contract with the local runner, which executes
 this very definition (see ``stacks/asl.py``).
@@ -26,10 +31,17 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.constructs.defaults import log_group, removal_policy
-from stacks.constructs.emr import EmrServerless, monitoring_overrides, spark_submit_parameters
+from stacks.constructs.emr import (
+    BRONZE_JARS,
+    EmrServerless,
+    bronze_arguments,
+    monitoring_overrides,
+    spark_submit_parameters,
+)
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
+from stacks.constructs.streaming import Streaming
 from wikistream import metrics
-from wikistream.config import METRICS_NAMESPACE, PlatformConfig
+from wikistream.config import METRICS_NAMESPACE, ConfigError, PlatformConfig
 
 #: EMR API errors worth retrying. A failed job run (including a failing DQ gate) surfaces
 #: as States.TaskFailed and is NOT in this list. Both spellings of the service prefix are
@@ -50,6 +62,8 @@ class Step:
     module: str
     args: Tuple[str, ...] = ()
     kind: str = "job"
+    #: Extra jars (file names under s3://<artifacts>/jars/) for ``--jars``.
+    jars: Tuple[str, ...] = ()
 
 
 #: The cycle, in order (state name -> spark_jobs/<module>.py).
@@ -61,6 +75,25 @@ STEPS: Tuple[Step, ...] = (
     Step("Gold", "gold_batch"),
     Step("GoldGate", "dq_gate", ("--layer", "gold"), "DQ gate"),
 )
+
+#: ``pipeline.bronze_mode`` values: always-on stream vs. one bounded run per cycle.
+BRONZE_MODES: Tuple[str, ...] = ("streaming", "per_cycle")
+BRONZE_INGEST_STATE = "BronzeIngest"
+
+
+def cycle_steps(bronze_mode: str, bronze_args: Sequence[str]) -> Tuple[Step, ...]:
+    """The job states of one cycle; "per_cycle" puts BronzeIngest first, nothing else changes."""
+    if bronze_mode not in BRONZE_MODES:
+        raise ConfigError(f"pipeline.bronze_mode must be one of {BRONZE_MODES}, got {bronze_mode!r}")
+    if bronze_mode == "streaming":
+        return STEPS
+    ingest = Step(
+        BRONZE_INGEST_STATE,
+        "bronze_stream",
+        (*bronze_args, "--available-now"),
+        jars=BRONZE_JARS,
+    )
+    return (ingest, *STEPS)
 
 
 def _quote(value: str) -> str:
@@ -80,7 +113,7 @@ def entry_point_arguments(common: Sequence[str], extra: Sequence[str]) -> str:
 class Pipeline(Construct):
     """The cycle state machine, its log group, and a disabled-by-default watchdog rule.
 
-    Attributes: ``state_machine``, ``state_machine_name``, ``log_group``, ``watchdog``.
+    Attributes: ``state_machine``, ``state_machine_name``, ``log_group``, ``watchdog``, ``steps``.
     """
 
     def __init__(
@@ -91,6 +124,7 @@ class Pipeline(Construct):
         config: PlatformConfig,
         emr: EmrServerless,
         lakehouse: Lakehouse,
+        streaming: Streaming,
         alerts: sns.ITopic,
         watchdog_enabled: bool = False,
     ) -> None:
@@ -98,6 +132,10 @@ class Pipeline(Construct):
         self._config = config
         self._emr = emr
         self._lakehouse = lakehouse
+        self.steps = cycle_steps(
+            config.pipeline.bronze_mode,
+            bronze_arguments(streaming.bootstrap_brokers, lakehouse.artifacts.bucket_name),
+        )
         self._alerts = alerts
         self.state_machine_name = f"{config.prefix}-pipeline"
         stack = Stack.of(self)
@@ -148,7 +186,7 @@ class Pipeline(Construct):
             ),
         )
         choice = sfn.Choice(self, "IsAnotherLoopRunning")
-        jobs = [self._job_state(step, alert) for step in STEPS]
+        jobs = [self._job_state(step, alert) for step in self.steps]
         record = self._task(
             "RecordSuccess",
             "aws-sdk:cloudwatch:putMetricData",
@@ -219,7 +257,7 @@ class Pipeline(Construct):
                             "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.module}.py",
                             "EntryPointArguments.$": entry_point_arguments(common, step.args),
                             "SparkSubmitParameters": spark_submit_parameters(
-                                self._lakehouse.py_files_uri, artifacts
+                                self._lakehouse.py_files_uri, artifacts, step.jars
                             ),
                         }
                     },
@@ -377,4 +415,4 @@ class Pipeline(Construct):
         )
 
 
-__all__ = ["STEPS", "Pipeline", "Step"]
+__all__ = ["BRONZE_INGEST_STATE", "BRONZE_MODES", "STEPS", "Pipeline", "Step", "cycle_steps"]

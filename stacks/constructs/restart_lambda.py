@@ -20,8 +20,15 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from stacks.constructs.defaults import log_group, removal_policy
-from stacks.constructs.emr import BRONZE_JARS, EmrServerless, monitoring_overrides, spark_submit_parameters
+from stacks.constructs.emr import (
+    BRONZE_JARS,
+    EmrServerless,
+    bronze_arguments,
+    monitoring_overrides,
+    spark_submit_parameters,
+)
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
+from stacks.constructs.streaming import Streaming
 from wikistream import metrics
 from wikistream.config import METRICS_NAMESPACE, PlatformConfig
 
@@ -45,11 +52,13 @@ class BronzeRestart(Construct):
         config: PlatformConfig,
         emr: EmrServerless,
         lakehouse: Lakehouse,
+        streaming: Streaming,
         alerts: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._alerts = alerts
+        self._streaming = streaming
         self.lock_table = ddb.Table(
             self,
             "LockTable",
@@ -76,6 +85,8 @@ class BronzeRestart(Construct):
             "--target", "emr",
             "--table-bucket-arn", lakehouse.table_bucket_arn,
             "--region", Aws.REGION,
+            # Without these bronze_stream refuses to start on EMR (Kafka source + S3 checkpoint).
+            *bronze_arguments(self._streaming.bootstrap_brokers, artifacts),
         ]  # fmt: skip
         logs = log_group(self, "Logs", config=self._config)
         # Own role instead of AWSLambdaBasicExecutionRole: write to this log group only.

@@ -38,3 +38,13 @@ def dev(synthesized: Dict[str, Tuple[Template, dict, Path]]) -> Template:
 @pytest.fixture(scope="session")
 def dev_raw(synthesized: Dict[str, Tuple[Template, dict, Path]]) -> dict:
     return synthesized["dev"][1]
+
+
+@pytest.fixture(scope="session")
+def staging(synthesized: Dict[str, Tuple[Template, dict, Path]]) -> Template:
+    return synthesized["staging"][0]
+
+
+@pytest.fixture(scope="session")
+def staging_raw(synthesized: Dict[str, Tuple[Template, dict, Path]]) -> dict:
+    return synthesized["staging"][1]

@@ -207,8 +207,8 @@ def _statements_of(raw: dict, role_prefix: str) -> List[dict]:
     return out
 
 
-def test_restart_lambda_permissions_are_scoped(dev_raw: dict) -> None:
-    statements = _statements_of(dev_raw, "BronzeRestartRole")
+def test_restart_lambda_permissions_are_scoped(staging_raw: dict) -> None:
+    statements = _statements_of(staging_raw, "BronzeRestartRole")
     by_action = {a: s for s in statements for a in _as_list(s["Action"])}
     assert by_action["emr-serverless:StartJobRun"]["Resource"] == {
         "Fn::GetAtt": [Match.any_value(), "Arn"]
@@ -221,22 +221,23 @@ def test_restart_lambda_permissions_are_scoped(dev_raw: dict) -> None:
             assert all(a.startswith("xray:") for a in _as_list(statement["Action"])), statement
 
 
-def test_restart_lambda_uses_powertools_layer_from_ssm(dev_raw: dict) -> None:
+def test_restart_lambda_uses_powertools_layer_from_ssm(staging_raw: dict) -> None:
     fn = next(
         r
-        for lid, r in _resources(dev_raw, "AWS::Lambda::Function").items()
+        for lid, r in _resources(staging_raw, "AWS::Lambda::Function").items()
         if lid.startswith("BronzeRestartFunction")
     )["Properties"]
     assert fn["Handler"] == "bronze_restart.handler.handler"
     layer = fn["Layers"][0]["Ref"]
     assert (
-        dev_raw["Parameters"][layer]["Default"] == "/aws/service/powertools/python/x86_64/python3.12/latest"
+        staging_raw["Parameters"][layer]["Default"]
+        == "/aws/service/powertools/python/x86_64/python3.12/latest"
     )
     assert fn["TracingConfig"]["Mode"] == "Active"
 
 
-def test_bronze_stalled_alarm_treats_missing_data_as_breaching(dev: Template) -> None:
-    dev.has_resource_properties(
+def test_bronze_stalled_alarm_treats_missing_data_as_breaching(staging: Template) -> None:
+    staging.has_resource_properties(
         "AWS::CloudWatch::Alarm",
         {
             "MetricName": metrics.BRONZE_RECORDS_PROCESSED,
@@ -284,8 +285,10 @@ EMR_SYNC = "arn:aws:states:::emr-serverless:startJobRun.sync"
 
 
 @pytest.fixture(scope="module")
-def asl(dev_raw: dict) -> dict:
-    return definition_for_local(dev_raw)
+def asl(staging_raw: dict) -> dict:
+    # The streaming-mode cycle (staging/prod); dev's per-cycle variant is asserted in
+    # test_dev_costs.py to be this plus BronzeIngest.
+    return definition_for_local(staging_raw)
 
 
 def test_cycle_runs_states_in_order(asl: dict) -> None:
