@@ -17,18 +17,24 @@ Python 3.9-compatible.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from wikistream.catalogue import PIPELINE_RUNS
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
+    from wikistream.metrics import MetricsSink
+
 SUCCEEDED = "SUCCEEDED"
 FAILED = "FAILED"
+#: Appended by spark_jobs/rollback.py for a (run_id, job) whose output was rolled back:
+#: its earlier SUCCEEDED row no longer counts (see :func:`last_successful`).
+ROLLED_BACK = "ROLLED_BACK"
 #: Snapshot operations an incremental read may span without missing new rows: ``append``
 #: adds rows (read), ``replace`` only rewrites existing rows (compaction), ``delete``
 #: only removes rows. ``overwrite`` can add rows the incremental scan would skip.
@@ -81,16 +87,20 @@ def record_run(spark: SparkSession, record: RunRecord) -> None:
 
 
 def last_successful(spark: SparkSession, job: str, env: str) -> Optional[Dict[str, Any]]:
-    """The latest SUCCEEDED run of ``job`` in ``env`` as a dict, or ``None``."""
+    """The latest SUCCEEDED, not rolled-back run of ``job`` in ``env`` as a dict, or ``None``."""
     from pyspark.sql import functions as F
 
-    rows = (
-        spark.table(PIPELINE_RUNS.fqn())
-        .where((F.col("job") == job) & (F.col("env") == env) & (F.col("status") == SUCCEEDED))
-        .orderBy("finished_at", ascending=False)
-        .limit(1)
-        .collect()
+    runs = spark.table(PIPELINE_RUNS.fqn()).where((F.col("job") == job) & (F.col("env") == env))
+    # A ROLLED_BACK row recorded after a SUCCEEDED row of the same run voids it, so the
+    # next run starts again from the last run whose output is still in the tables.
+    voided = runs.where(F.col("status") == ROLLED_BACK).select(
+        F.col("run_id").alias("_rb_run_id"), F.col("started_at").alias("_rb_at")
     )
+    ok = runs.where(F.col("status") == SUCCEEDED)
+    ok = ok.join(
+        voided, (ok["run_id"] == voided["_rb_run_id"]) & (voided["_rb_at"] >= ok["started_at"]), "left_anti"
+    )
+    rows = ok.orderBy("finished_at", ascending=False).limit(1).collect()
     return rows[0].asDict() if rows else None
 
 
@@ -100,6 +110,12 @@ def runs_for(spark: SparkSession, run_id: str) -> List[Dict[str, Any]]:
 
     rows = spark.table(PIPELINE_RUNS.fqn()).where(F.col("run_id") == run_id).orderBy("started_at").collect()
     return [r.asDict() for r in rows]
+
+
+def succeeded_run(spark: "SparkSession", run_id: str, job: str) -> Optional[Dict[str, Any]]:
+    """The SUCCEEDED ledger row of ``job`` in cycle ``run_id`` (latest if re-run), or ``None``."""
+    rows = [r for r in runs_for(spark, run_id) if r["job"] == job and r["status"] == SUCCEEDED]
+    return rows[-1] if rows else None
 
 
 def current_snapshot_id(spark: SparkSession, table_fqn: str) -> Optional[int]:
@@ -158,3 +174,40 @@ def read_appended(spark: SparkSession, table_fqn: str, after: Optional[int], upt
         .option("end-snapshot-id", str(upto))
         .load(table_fqn)
     )
+
+
+def execute_recorded(
+    spark: SparkSession,
+    record: RunRecord,
+    body: Callable[[], None],
+    sink: Optional[MetricsSink] = None,
+) -> RunRecord:
+    """Run ``body`` (which fills ``record``), then append the record to the ledger.
+
+    On success the record is SUCCEEDED; on any exception it is written FAILED (with the
+    error in ``details``) and the exception is re-raised so the orchestrator sees it.
+    Either way :data:`wikistream.metrics.JOB_DURATION` and ``JOB_ROWS_OUT`` are emitted
+    with the dimension ``Job``.
+    """
+    from wikistream.metrics import JOB_DURATION, JOB_ROWS_OUT, Datum
+
+    try:
+        body()
+    except BaseException as exc:
+        record.details["error"] = f"{type(exc).__name__}: {exc}"[:2000]
+        record.finish(FAILED)
+        try:
+            record_run(spark, record)
+        except Exception:  # the job's own error is the one to surface; log the ledger's
+            logging.getLogger(__name__).exception("could not record FAILED run %s", record.run_id)
+        if sink is not None:
+            sink.emit(Datum(JOB_DURATION, record.duration_s or 0.0, "Seconds", {"Job": record.job}))
+            sink.flush()
+        raise
+    record.finish(SUCCEEDED)
+    record_run(spark, record)
+    if sink is not None:
+        sink.emit(Datum(JOB_DURATION, record.duration_s or 0.0, "Seconds", {"Job": record.job}))
+        sink.emit(Datum(JOB_ROWS_OUT, float(record.rows_out or 0), "Count", {"Job": record.job}))
+        sink.flush()
+    return record

@@ -1,0 +1,392 @@
+"""Unit tests of the silver transforms: tiny explicit inputs, whole-result assertions,
+always a null row (house style #9). Expectations are written out by hand here."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+from pyspark.sql.types import (
+    BooleanType,
+    IntegerType,
+    LongType,
+    StringType,
+    StructField,
+    StructType,
+    TimestampType,
+)
+
+from spark_jobs.silver.transforms import (
+    dedupe_earliest,
+    to_silver,
+    with_editor_class,
+    with_is_valid,
+    with_length_delta,
+    with_normalised_user,
+    with_region_language,
+)
+from wikistream.catalogue import RAW_EVENTS, SILVER_EVENTS
+
+pytestmark = pytest.mark.spark
+
+T0 = datetime(2026, 11, 1, 10, 30, tzinfo=timezone.utc)
+
+
+def _rows(df, *cols):
+    return sorted((tuple(r[c] for c in cols) for r in df.collect()), key=repr)
+
+
+def test_normalised_user_trims_strips_controls_and_nulls_empty(spark):
+    schema = StructType([StructField("k", IntegerType()), StructField("user_name", StringType())])
+    given = [
+        (1, "  Alice "),
+        (2, "Bo\x00b\x1f"),
+        (3, "\u00a0Carol\u2003"),
+        (4, "   "),
+        (5, "\t\n"),
+        (6, ""),
+        (7, None),
+        (8, "Dan\u0085 Smith"),
+        (9, "  ~2026-1-2  "),
+    ]
+    out = spark.createDataFrame(given, schema).transform(with_normalised_user)
+    assert _rows(out, "k", "user_name") == sorted(
+        [
+            (1, "Alice"),
+            (2, "Bob"),
+            (3, "Carol"),
+            (4, None),
+            (5, None),
+            (6, None),
+            (7, None),
+            (8, "Dan Smith"),
+            (9, "~2026-1-2"),
+        ],
+        key=repr,
+    )
+
+
+IPV6_FORMS = [
+    "::",
+    "::1",
+    "1::",
+    "2001:DB8::1",
+    "2001:db8:0:0:0:0:2:1",
+    "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+    "fe80::1ff:fe23:4567:890a",
+    "::ffff:1.2.3.4",
+    "::FFFF:192.168.0.1",
+    "64:ff9b::192.0.2.33",
+    "1:2:3:4:5:6:1.2.3.4",
+    "1:2:3:4:5:6:7::",
+    "::2:3:4:5:6:7:8",
+    "A:B:C:D:E:F:0:1",
+]
+NOT_IP = [
+    "1:2:3:4:5:6:7:8:9",
+    "12345::1",
+    ":::",
+    "1::2::3",
+    "::ffff:1.2.3.256",
+    "2001:db8::g",
+    "1.2.3",
+    "01.2.3.4",
+]
+
+
+def test_editor_class_covers_every_class_and_ip_form(spark):
+    schema = StructType([StructField("user_name", StringType()), StructField("is_bot", BooleanType())])
+    given = (
+        [(ip, False) for ip in IPV6_FORMS]
+        + [(bad, None) for bad in NOT_IP]
+        + [
+            ("1.2.3.4", False),
+            ("255.255.255.255", None),
+            ("256.1.1.1", False),
+            ("~2026-50211-05", False),
+            ("~2026-1-1", None),
+            ("~26-1-1", False),
+            ("~2026-12345-67x", False),
+            ("ExampleBot", True),
+            ("1.2.3.4", True),
+            (None, True),
+            (None, None),
+            ("Alice", None),
+        ]
+    )
+    out = spark.createDataFrame(given, schema).transform(with_editor_class)
+    expected = (
+        [(ip, False, "anonymous_ipv6", True) for ip in IPV6_FORMS]
+        + [(bad, False, "registered", False) for bad in NOT_IP]
+        + [
+            ("1.2.3.4", False, "anonymous_ipv4", True),
+            ("255.255.255.255", False, "anonymous_ipv4", True),
+            ("256.1.1.1", False, "registered", False),
+            ("~2026-50211-05", False, "temporary", True),
+            ("~2026-1-1", False, "temporary", True),
+            ("~26-1-1", False, "registered", False),
+            ("~2026-12345-67x", False, "registered", False),
+            ("ExampleBot", True, "bot", False),
+            ("1.2.3.4", True, "bot", False),
+            (None, True, "bot", False),
+            (None, False, "unknown", False),
+            ("Alice", False, "registered", False),
+        ]
+    )
+    assert _rows(out, "user_name", "is_bot", "editor_class", "is_anonymous") == sorted(expected, key=repr)
+
+
+def test_region_language_known_unknown_and_null_domains(spark):
+    schema = StructType([StructField("domain", StringType())])
+    given = [
+        ("en.wikipedia.org",),
+        ("commons.wikimedia.org",),
+        ("ca.wikipedia.org",),
+        ("zh-min-nan.wiktionary.org",),
+        ("www.example.org",),
+        ("EN.wikibooks.org",),
+        ("localhost",),
+        ("",),
+        (None,),
+    ]
+    out = spark.createDataFrame(given, schema).transform(with_region_language)
+    assert _rows(out, "domain", "region", "language") == sorted(
+        [
+            ("en.wikipedia.org", "americas", "en"),
+            ("commons.wikimedia.org", "global", "multi"),
+            ("ca.wikipedia.org", "other", "ca"),
+            ("zh-min-nan.wiktionary.org", "other", "zh-min-nan"),
+            ("www.example.org", "other", "unknown"),
+            ("EN.wikibooks.org", "other", "en"),
+            ("localhost", "other", "unknown"),
+            ("", "other", "unknown"),
+            (None, "other", "unknown"),
+        ],
+        key=repr,
+    )
+
+
+def test_length_delta_and_large_change_flags(spark):
+    schema = StructType(
+        [
+            StructField("k", IntegerType()),
+            StructField("event_type", StringType()),
+            StructField("length_old", LongType()),
+            StructField("length_new", LongType()),
+        ]
+    )
+    given = [
+        (1, "edit", 100, 150),
+        (2, "edit", 10000, 4999),
+        (3, "edit", 10000, 5000),
+        (4, "new", None, 60000),
+        (5, "new", None, 50000),
+        (6, "categorize", 5, 1),
+        (7, "log", None, None),
+        (8, "edit", None, 100),
+        (9, "edit", 100, None),
+        (10, None, None, None),
+        (11, "external", 1, 3),
+    ]
+    out = spark.createDataFrame(given, schema).transform(with_length_delta)
+    assert _rows(out, "k", "length_delta", "is_large_deletion", "is_large_addition") == sorted(
+        [
+            (1, 50, False, False),
+            (2, -5001, True, False),
+            (3, -5000, False, False),
+            (4, 60000, False, True),
+            (5, 50000, False, False),
+            (6, None, False, False),
+            (7, None, False, False),
+            (8, None, False, False),
+            (9, None, False, False),
+            (10, None, False, False),
+            (11, 2, False, False),
+        ],
+        key=repr,
+    )
+
+
+def test_is_valid_rule(spark):
+    schema = StructType(
+        [
+            StructField("k", IntegerType()),
+            StructField("event_id", StringType()),
+            StructField("event_time", TimestampType()),
+            StructField("domain", StringType()),
+            StructField("event_type", StringType()),
+            StructField("length_old", LongType()),
+            StructField("length_new", LongType()),
+            StructField("namespace", IntegerType()),
+        ]
+    )
+    given = [
+        (1, "a", T0, "en.wikipedia.org", "edit", 1, 2, 0),
+        (2, "b", T0, "en.wikipedia.org", "edit", None, None, -1),
+        (3, "c", T0, "en.wikipedia.org", "log", None, None, -2),
+        (4, "d", T0, "en.wikipedia.org", "edit", 1, 2, -3),
+        (5, "e", T0, "en.wikipedia.org", "edit", -1, 2, 0),
+        (6, "f", T0, "en.wikipedia.org", "edit", 1, -2, 0),
+        (7, "g", T0, "en.wikipedia.org", "bogus", 1, 2, 0),
+        (8, "h", T0, None, "edit", 1, 2, 0),
+        (9, "i", None, "en.wikipedia.org", "edit", 1, 2, 0),
+        (10, None, None, None, None, None, None, None),
+    ]
+    out = spark.createDataFrame(given, schema).transform(with_is_valid)
+    assert _rows(out, "k", "is_valid") == sorted(
+        [
+            (1, True),
+            (2, True),
+            (3, True),
+            (4, False),
+            (5, False),
+            (6, False),
+            (7, False),
+            (8, False),
+            (9, False),
+            (10, False),
+        ],
+        key=repr,
+    )
+
+
+def test_dedupe_keeps_earliest_ingest(spark):
+    schema = StructType(
+        [
+            StructField("event_id", StringType()),
+            StructField("ingest_time", TimestampType()),
+            StructField("kafka_partition", IntegerType()),
+            StructField("kafka_offset", LongType()),
+            StructField("tag", StringType()),
+        ]
+    )
+    later = datetime(2026, 11, 1, 11, tzinfo=timezone.utc)
+    given = [
+        ("a", later, 0, 5, "a-late"),
+        ("a", T0, 1, 9, "a-early"),
+        ("b", T0, 2, 7, "b-high-partition"),
+        ("b", T0, 1, 8, "b-low-partition"),
+        ("c", None, 0, 1, "c-null-ingest"),
+        ("c", T0, 0, 2, "c-ingested"),
+        (None, None, None, None, "null-id"),
+    ]
+    out = spark.createDataFrame(given, schema).transform(dedupe_earliest)
+    assert _rows(out, "event_id", "tag") == sorted(
+        [("a", "a-early"), ("b", "b-low-partition"), ("c", "c-ingested"), (None, "null-id")], key=repr
+    )
+
+
+def _bronze_schema() -> str:
+    return ", ".join(f"{c.name} {c.spark_type}" for c in RAW_EVENTS.columns)
+
+
+def test_to_silver_projects_the_catalogue_schema(spark):
+    # Given one full bronze row and one almost-empty row
+    names = RAW_EVENTS.column_names
+    full = dict.fromkeys(names)
+    full.update(
+        event_id="id-1",
+        event_type="new",
+        namespace=-1,
+        domain="de.wikipedia.org",
+        user_name=" Bob\x07 ",
+        is_bot=None,
+        length_new=120,
+        event_time=T0,
+        event_date=T0.date(),
+        event_hour=10,
+        ingest_time=T0,
+        raw_payload="{}",
+        kafka_partition=0,
+        kafka_offset=1,
+    )
+    sparse = dict.fromkeys(names)
+    sparse.update(event_id="id-2", event_type="categorize", domain="xx.example.org", ingest_time=T0)
+    df = spark.createDataFrame([tuple(r[c] for c in names) for r in (full, sparse)], _bronze_schema())
+    processed = datetime(2026, 11, 2, tzinfo=timezone.utc)
+    # When
+    out = to_silver(df, processed)
+    # Then: catalogue column order, and every derived value
+    assert tuple(out.columns) == SILVER_EVENTS.column_names
+    got = {r.event_id: r.asDict() for r in out.collect()}
+    naive = processed.replace(tzinfo=None)
+    assert got["id-1"] == {
+        "event_id": "id-1", "rc_id": None, "event_type": "new", "namespace": -1, "title": None,
+        "domain": "de.wikipedia.org", "region": "europe", "language": "de", "user_name": "Bob",
+        "editor_class": "registered", "is_bot": False, "is_anonymous": False, "is_minor": None,
+        "length_old": None, "length_new": 120, "length_delta": 120, "is_large_deletion": False,
+        "is_large_addition": False, "is_valid": True, "event_time": T0.replace(tzinfo=None),
+        "event_date": date(2026, 11, 1), "event_hour": 10, "bronze_ingest_time": T0.replace(tzinfo=None),
+        "processed_at": naive,
+    }  # fmt: skip
+    assert got["id-2"] == {
+        "event_id": "id-2", "rc_id": None, "event_type": "categorize", "namespace": None, "title": None,
+        "domain": "xx.example.org", "region": "other", "language": "xx", "user_name": None,
+        "editor_class": "unknown", "is_bot": False, "is_anonymous": False, "is_minor": None,
+        "length_old": None, "length_new": None, "length_delta": None, "is_large_deletion": False,
+        "is_large_addition": False, "is_valid": False, "event_time": None, "event_date": None,
+        "event_hour": None, "bronze_ingest_time": T0.replace(tzinfo=None), "processed_at": naive,
+    }  # fmt: skip
+
+
+def test_ipv6_regex_agrees_with_ipaddress_on_random_forms():
+    # Given 3,000 random addresses written in every textual form Python can produce
+    import ipaddress
+    import random
+    import re
+
+    from spark_jobs.silver.transforms import IPV4_RE, IPV6_RE
+
+    rng = random.Random(3)
+    ipv6 = re.compile(IPV6_RE)
+    for _ in range(1000):
+        # Zero runs of random length so every "::" position occurs
+        groups = [rng.choice([0, 0, rng.randrange(1 << 16)]) for _ in range(8)]
+        addr = ipaddress.IPv6Address(":".join(f"{g:x}" for g in groups))
+        v4 = ipaddress.IPv4Address(rng.randrange(1 << 32))
+        for text in (
+            addr.compressed,
+            addr.exploded,
+            addr.compressed.upper(),
+            f"::ffff:{v4}",
+            f"64:ff9b::{v4}",
+        ):
+            assert ipv6.match(text), text
+            assert not re.match(IPV4_RE, text)
+        assert re.match(IPV4_RE, str(v4)) and not ipv6.match(str(v4))
+    # And strings ipaddress rejects are rejected too
+    for text in [
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "12345::",
+        ":1:2",
+        "1:2:3:4:5:6:7:1.2.3.4",
+        "::1.2.3.04",
+        "g::1",
+    ]:
+        with pytest.raises(ValueError):
+            ipaddress.IPv6Address(text)
+        assert not ipv6.match(text), text
+
+
+def test_hours_predicate_and_backfill_window():
+    from spark_jobs.silver.lineage import parse_backfill
+    from spark_jobs.silver.merge import hours_predicate
+
+    d1, d2 = date(2026, 11, 1), date(2026, 11, 2)
+    assert hours_predicate([(d2, 0), (d1, 23), (d1, 5), (d1, 23)], "t") == (
+        "((t.event_date = DATE '2026-11-01' AND t.event_hour IN (5, 23)) OR "
+        "(t.event_date = DATE '2026-11-02' AND t.event_hour IN (0)))"
+    )
+    assert hours_predicate([]) == "FALSE"
+    assert parse_backfill(["--other", "x"]) is None
+    assert parse_backfill(
+        ["--backfill-from", "2026-11-01T00:00:00Z", "--backfill-to", "2026-11-01T02:00:00"]
+    ) == (
+        datetime(2026, 11, 1, tzinfo=timezone.utc),
+        datetime(2026, 11, 1, 2, tzinfo=timezone.utc),
+    )
+    with pytest.raises(ValueError, match="go together"):
+        parse_backfill(["--backfill-from", "2026-11-01T00:00:00Z"])
+    with pytest.raises(ValueError, match="before"):
+        parse_backfill(["--backfill-from", "2026-11-02", "--backfill-to", "2026-11-01"])
