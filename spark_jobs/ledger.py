@@ -112,7 +112,7 @@ def runs_for(spark: SparkSession, run_id: str) -> List[Dict[str, Any]]:
     return [r.asDict() for r in rows]
 
 
-def succeeded_run(spark: "SparkSession", run_id: str, job: str) -> Optional[Dict[str, Any]]:
+def succeeded_run(spark: SparkSession, run_id: str, job: str) -> Optional[Dict[str, Any]]:
     """The SUCCEEDED ledger row of ``job`` in cycle ``run_id`` (latest if re-run), or ``None``."""
     rows = [r for r in runs_for(spark, run_id) if r["job"] == job and r["status"] == SUCCEEDED]
     return rows[-1] if rows else None
