@@ -19,7 +19,11 @@ from wikistream.events import (
 
 EDIT: dict[str, Any] = {
     "$schema": "/mediawiki/recentchange/1.0.0",
-    "meta": {"id": "6c1a0b8e-0000-4000-8000-000000000001", "dt": "2026-11-01T00:00:00Z", "domain": "en.wikipedia.org"},
+    "meta": {
+        "id": "6c1a0b8e-0000-4000-8000-000000000001",
+        "dt": "2026-11-01T00:00:00Z",
+        "domain": "en.wikipedia.org",
+    },
     "id": 1,
     "type": "edit",
     "namespace": 0,
@@ -43,7 +47,11 @@ def _with(**changes: Any) -> dict[str, Any]:
     [
         EDIT,
         _with(type="categorize", length=None, revision=None),
-        {k: v for k, v in _with(type="log", log_type="delete").items() if k not in ("id", "length", "revision")},
+        {
+            k: v
+            for k, v in _with(type="log", log_type="delete").items()
+            if k not in ("id", "length", "revision")
+        },
         _with(type="new", length={"new": 120}),
         _with(namespace=-1),
         _with(user="~2026-50211-05"),
@@ -52,7 +60,18 @@ def _with(**changes: Any) -> dict[str, Any]:
         _with(type="external"),
         _with(unknown_future_field={"nested": [1, 2]}),
     ],
-    ids=["edit", "categorize", "log-without-id", "new-page", "negative-ns", "temp", "ipv6", "unicode", "external", "drift"],
+    ids=[
+        "edit",
+        "categorize",
+        "log-without-id",
+        "new-page",
+        "negative-ns",
+        "temp",
+        "ipv6",
+        "unicode",
+        "external",
+        "drift",
+    ],
 )
 def test_real_shapes_pass(event: dict[str, Any]) -> None:
     assert contract_violation(event) is None
