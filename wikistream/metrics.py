@@ -43,6 +43,11 @@ DATA_FRESHNESS_MINUTES = "DataFreshnessMinutes"
 PIPELINE_CYCLE_FAILED = "PipelineCycleFailed"
 PIPELINE_CYCLE_SUCCEEDED = "PipelineCycleSucceeded"
 BRONZE_RESTARTS = "BronzeRestarts"
+# Table maintenance (spark_jobs/maintenance.py), dimension ``Table`` (namespace.table)
+MAINTENANCE_FILES_BEFORE = "MaintenanceDataFilesBefore"
+MAINTENANCE_FILES_AFTER = "MaintenanceDataFilesAfter"
+MAINTENANCE_SNAPSHOTS_EXPIRED = "MaintenanceSnapshotsExpired"
+MAINTENANCE_COMMIT_RETRIES = "MaintenanceCommitRetries"
 
 # Dimension names. CloudWatch alarms match exact dimension sets, so every datum carries
 # ``Env`` (dev/staging/prod) and, where it applies, exactly one of ``Layer`` (DQ gates:
@@ -50,6 +55,8 @@ BRONZE_RESTARTS = "BronzeRestarts"
 DIM_ENV = "Env"
 DIM_LAYER = "Layer"
 DIM_JOB = "Job"
+#: Maintenance metrics only: which table (``namespace.table``).
+DIM_TABLE = "Table"
 
 
 @dataclass(frozen=True)
