@@ -1,0 +1,258 @@
+"""The event contract (:data:`wikistream.events.CONTRACT`) as Spark Column expressions.
+
+The failing rule id of every record equals what :func:`wikistream.events.parse_and_check`
+returns for the same raw text (checked record by record in tests against generated
+faults), so the producer and bronze never disagree on what is valid.
+
+How wrong JSON types are found without a Python UDF (which would cost most of the
+throughput):
+
+* Fast path, one JSON parse. The typed parse (:func:`.schema.typed_event_schema`)
+  leaves ``_corrupt_record`` null only when the text is a well-formed object and every
+  ``long``/``boolean`` field has the right JSON type. Then "present" is "not null".
+* Slow path, only for rows whose ``_corrupt_record`` is set: a second parse with every
+  leaf as ``string`` (:func:`.schema.presence_schema`) tells present-but-wrong-type
+  (text non-null, typed null) from absent, and a parse as ``map<string,string>`` tells malformed
+  text or a non-object from an object with a bad field.
+* Spark's ``string`` type accepts any JSON token (it keeps the token's text), so for the
+  contract's string fields a value *looks* non-string when its text reads as a JSON
+  number, ``true``/``false``, an object or an array. Only then (titles like ``1984``,
+  comments like ``[[link]]``) a probe parse decides whether the token really was a
+  number/boolean/object/array (:func:`.schema.probe_schema`).
+
+Spark's parser is put into strict mode (no single quotes) to match Python's ``json``.
+Spark's parser also stops at the end of the first top-level value, where Python rejects
+any text after it (two messages glued together, ``{...}{...}``). Outside strings, a
+``}`` can only be followed by whitespace, ``,``, ``}`` or ``]``, and a document that is
+an object ends with ``}``; rows breaking either (rare: only some text inside strings
+does) are re-parsed wrapped in ``[...]``, which is one element only if nothing followed
+the object. Known remaining difference: a stray ``}`` or ``]`` right after a complete
+object (``{...}}``) is accepted by Spark and rejected by Python.
+
+Python 3.9-compatible.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+
+from pyspark.sql import functions as F
+
+from spark_jobs.bronze.schema import (
+    CORRUPT_COLUMN,
+    PROBE_TYPES,
+    presence_schema,
+    probe_schema,
+    string_rules,
+    typed_event_schema,
+)
+from wikistream.events import (
+    CONTRACT,
+    RULE_MALFORMED_JSON,
+    RULE_NOT_AN_OBJECT,
+    RULE_OVERSIZED,
+    FieldRule,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame
+
+#: Options of every JSON parse: as strict as Python's ``json.loads``.
+JSON_OPTIONS: Dict[str, str] = {
+    "mode": "PERMISSIVE",
+    "columnNameOfCorruptRecord": CORRUPT_COLUMN,
+    "allowSingleQuotes": "false",
+    "allowUnquotedFieldNames": "false",
+    "allowNumericLeadingZeros": "false",
+    "allowBackslashEscapingAnyCharacter": "false",
+    "allowUnquotedControlChars": "false",
+}
+
+_NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
+_NUMBER_FIRST = ("-", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+#: A ``}`` followed by what cannot follow it outside a string (see module docstring).
+_SUSPECT_TRAILER = r"\}\s*[^\s,\]\}]"
+_SCALAR_JSON = (
+    r'^\s*(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null|NaN|-?Infinity|"([^"\\]|\\.)*")\s*$'
+)
+
+EVENT_COLUMN = "_event"
+RULE_COLUMN = "failed_rule"
+_PRESENT = "_present"
+_BAD = "_bad"
+_UNREADABLE = "_unreadable"
+_NOT_OBJECT = "_not_object"
+_TRAILING = "_trailing"
+
+
+def _field(struct: str, path: Tuple[str, ...]) -> Column:
+    col = F.col(struct)
+    for key in path:
+        col = col.getField(key)
+    return col
+
+
+def _probe_column(kind: str) -> str:
+    return f"_probe_{kind}"
+
+
+def string_value(rule: FieldRule) -> Column:
+    """The text of a string field (typed parse, or the presence parse on the slow path)."""
+    return F.when(F.col(_BAD), _field(_PRESENT, rule.path)).otherwise(_field(EVENT_COLUMN, rule.path))
+
+
+def is_present(rule: FieldRule) -> Column:
+    """Present and not JSON ``null``."""
+    if rule.type == "string":
+        return string_value(rule).isNotNull()
+    return F.when(F.col(_BAD), _field(_PRESENT, rule.path).isNotNull()).otherwise(
+        _field(EVENT_COLUMN, rule.path).isNotNull()
+    )
+
+
+def looks_non_string(kind: str, text: Column) -> Column:
+    """The text of a string-typed value reads like a JSON token of ``kind``.
+
+    Cheap tests first (``AND`` short-circuits): this runs for every string field of
+    every row, and the regular expression only for text starting like a number.
+    """
+    if kind == "number":
+        return F.substring(text, 1, 1).isin(*_NUMBER_FIRST) & text.rlike(_NUMBER)
+    if kind == "boolean":
+        return text.isin("true", "false")
+    if kind == "object":
+        return text.startswith("{") & text.endswith("}")
+    if kind == "array":
+        return text.startswith("[") & text.endswith("]")
+    raise ValueError(f"unknown probe kind {kind!r}")
+
+
+def has_wrong_type(rule: FieldRule) -> Column:
+    """Present with a JSON type other than the contract's (call only where present)."""
+    if rule.type == "string":
+        text = string_value(rule)
+        checks = [
+            looks_non_string(kind, text) & _field(_probe_column(kind), rule.path).isNotNull()
+            for kind in PROBE_TYPES
+        ]
+        out = checks[0]
+        for check in checks[1:]:
+            out = out | check
+        return out
+    # Typed parse failed (null) where the all-string parse found a value.
+    return F.col(_BAD) & _field(EVENT_COLUMN, rule.path).isNull()
+
+
+def rule_check(rule: FieldRule) -> Column:
+    """The rule id ``rule`` fails with, or null: required, then type, then allowed."""
+    present = is_present(rule)
+    check = F.when(~present, F.lit(rule.rule_id) if rule.required else F.lit(None).cast("string"))
+    check = check.when(has_wrong_type(rule), F.lit(f"type:{rule.name}"))
+    if rule.allowed:
+        check = check.when(~string_value(rule).isin(*rule.allowed), F.lit(f"allowed:{rule.name}"))
+    return check
+
+
+def structural_columns(value: Column) -> Dict[str, Column]:
+    """The parses the structural check needs, each evaluated only where it can matter.
+
+    Kept apart from :func:`structural_check` so that the projection evaluating the rules
+    holds no ``from_json`` (which cannot be compiled into whole-stage code and would
+    drag the ~40 rule expressions into slow per-expression evaluation).
+    """
+    bad = F.col(_BAD)
+    # A map of strings never fails on a field's type, so it is null only for malformed
+    # text or a non-object (json_object_keys would accept single quotes; Python does not).
+    unreadable = F.col(EVENT_COLUMN).isNull() | (
+        bad & F.from_json(value, "map<string,string>", JSON_OPTIONS).isNull()
+    )
+    is_array = F.trim(value).startswith("[") & F.from_json(value, "array<string>", JSON_OPTIONS).isNotNull()
+    not_object = is_array | value.rlike(_SCALAR_JSON)
+    suspect = value.rlike(_SUSPECT_TRAILER) | ~F.rtrim(value).endswith("}")
+    wrapped = F.from_json(F.concat(F.lit("["), value, F.lit("]")), "array<string>", JSON_OPTIONS)
+    return {
+        _UNREADABLE: F.coalesce(unreadable, F.lit(True)),
+        _NOT_OBJECT: F.when(unreadable, not_object),
+        _TRAILING: F.when(~unreadable & suspect, F.coalesce(F.size(wrapped) != 1, F.lit(True))),
+    }
+
+
+def structural_check(value: Column, size: Column, max_bytes: int) -> Column:
+    """oversized_payload / malformed_json / not_an_object, or null (in that order)."""
+    return (
+        F.when(value.isNull(), F.lit(RULE_MALFORMED_JSON))
+        .when(size > F.lit(max_bytes), F.lit(RULE_OVERSIZED))
+        .when(
+            F.col(_UNREADABLE),
+            F.when(F.col(_NOT_OBJECT), F.lit(RULE_NOT_AN_OBJECT)).otherwise(F.lit(RULE_MALFORMED_JSON)),
+        )
+        .when(F.col(_TRAILING), F.lit(RULE_MALFORMED_JSON))
+    )
+
+
+def fast_path_valid(rules: Tuple[FieldRule, ...], max_bytes: int, value: Column, size: Column) -> Column:
+    """True for the common row that passes every rule, decided with cheap tests only.
+
+    Typed parse without ``_corrupt_record`` (so every long/boolean field has its type),
+    required fields non-null, allowed values, and no string field whose text starts like
+    a number (then matches the number pattern), is a boolean literal or is bracketed.
+    Rows failing this (a few percent) get the full, ordered rule evaluation.
+    """
+    ok = value.isNotNull() & (size <= F.lit(max_bytes)) & ~F.col(_BAD) & ~F.col(_UNREADABLE)
+    ok = ok & ~F.coalesce(F.col(_TRAILING), F.lit(False))
+    for rule in rules:
+        text = _field(EVENT_COLUMN, rule.path)
+        if rule.required:
+            ok = ok & text.isNotNull()
+        if rule.allowed:
+            ok = ok & text.isin(*rule.allowed)
+        if rule.type == "string":
+            first = F.ascii(text)
+            suspicious = (
+                (first.between(48, 57) | (first == 45)) & text.rlike(_NUMBER)
+                | ((first == 116) | (first == 102)) & text.isin("true", "false")
+                | (first == 123) & text.endswith("}")
+                | (first == 91) & text.endswith("]")
+            )
+            ok = ok & ~F.coalesce(suspicious, F.lit(False))
+    return F.coalesce(ok, F.lit(False))
+
+
+def with_contract(
+    df: DataFrame,
+    max_bytes: int,
+    value_col: str = "value_str",
+    size_col: str = "value_size",
+    rules: Tuple[FieldRule, ...] = CONTRACT,
+) -> DataFrame:
+    """Add ``_event`` (the typed event struct) and ``failed_rule`` (null when valid).
+
+    Expects ``value_col`` (the raw text) and ``size_col`` (its UTF-8 byte length).
+    Oversized records are not parsed at all (their rule is decided by size alone).
+    """
+    value = F.col(value_col)
+    oversized = F.col(size_col) > F.lit(max_bytes)
+    parsed = df.withColumn(
+        EVENT_COLUMN, F.when(~oversized, F.from_json(value, typed_event_schema(rules), JSON_OPTIONS))
+    ).withColumn(_BAD, F.coalesce(F.col(EVENT_COLUMN).getField(CORRUPT_COLUMN).isNotNull(), F.lit(False)))
+    parsed = parsed.withColumn(
+        _PRESENT, F.when(F.col(_BAD), F.from_json(value, presence_schema(rules), JSON_OPTIONS))
+    ).withColumns(structural_columns(value))
+    strings = string_rules(rules)
+    probes: List[str] = []
+    for kind in PROBE_TYPES:
+        looks_any: Optional[Column] = None
+        for rule in strings:
+            one = looks_non_string(kind, string_value(rule))
+            looks_any = one if looks_any is None else (looks_any | one)
+        name = _probe_column(kind)
+        probes.append(name)
+        condition = F.coalesce(looks_any, F.lit(False)) if looks_any is not None else F.lit(False)
+        parsed = parsed.withColumn(
+            name, F.when(condition, F.from_json(value, probe_schema(kind, rules), JSON_OPTIONS))
+        )
+    checks = [structural_check(value, F.col(size_col), max_bytes)] + [rule_check(r) for r in rules]
+    rule = F.when(~fast_path_valid(rules, max_bytes, value, F.col(size_col)), F.coalesce(*checks))
+    return parsed.withColumn(RULE_COLUMN, rule).drop(
+        _PRESENT, _BAD, _UNREADABLE, _NOT_OBJECT, _TRAILING, *probes
+    )

@@ -1,0 +1,242 @@
+"""Exactly-once writes of one micro-batch into Iceberg (the ``foreachBatch`` function).
+
+Why this is exactly-once: Structured Streaming records a batch's source offsets before
+running it and its commit after; after a crash it re-runs the *same* batch (same
+rows, same ``batch_id``). Both writes are insert-only ``MERGE``s keyed on the record's
+identity (``event_id`` for events, ``topic/partition/offset`` for dead letters), so a
+re-run inserts nothing that the first run committed, whichever point it crashed at
+(before the events MERGE, between the two MERGEs, or after both but before the
+checkpoint commit). Duplicates that arrive as *different* Kafka records (producer
+retries, the local bridge re-landing records after its own crash) are removed the
+same way.
+
+Partition pruning: ``event_date``/``event_hour`` are a function of the event itself
+(``meta.dt``), so an earlier copy of an event can only live in the partition the batch
+computes for it. The MERGE's ``ON`` clause therefore carries literal partition
+predicates for exactly the batch's (date, hour) pairs, and Iceberg scans only those
+partitions. There is no lateness bound in bronze: an event days late lands in its own
+(old) partition and the MERGE scans only that one; ``pipeline.late_event_bound_hours``
+is silver's concern. Dead letters are partitioned by ``ingest_date``, which is not a
+function of the record; but a record is always ingested after Kafka stored it, so an
+earlier copy has ``ingest_date >= date(kafka timestamp) - 1 day`` (one day of clock-skew
+margin) and the MERGE prunes to that range.
+
+An insert-only MERGE (``WHEN NOT MATCHED THEN INSERT *``) commits an Iceberg ``append``
+snapshot, which silver's incremental read relies on. Commit conflicts with table
+maintenance (``CommitFailedException``/``ValidationException``) are retried with
+backoff: re-running an insert-only MERGE is always safe.
+
+Python 3.9-compatible.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import date, timedelta
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple, TypeVar
+
+from spark_jobs.bronze.metrics import BatchStats, batch_stats_columns, to_data
+from spark_jobs.bronze.transforms import (
+    KIND_DEAD_LETTER,
+    KIND_EVENT,
+    classify,
+    dead_letter_rows,
+    first_per_key,
+    valid_events,
+)
+from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from wikistream.metrics import MetricsSink
+
+T = TypeVar("T")
+
+EVENTS_VIEW = "bronze_batch_events"
+DEAD_LETTERS_VIEW = "bronze_batch_dead_letters"
+RETRYABLE = ("CommitFailedException", "ValidationException", "CommitStateUnknownException")
+#: Test hook (crash tests only): ``"<batch_id>:<point>"`` makes the process die with
+#: ``os._exit`` right after the named commit of that batch, before the checkpoint commit.
+CRASH_POINTS = ("after_events", "after_dead_letters")
+
+
+def partition_predicate(pairs: Iterable[Tuple[date, int]], alias: str = "t") -> str:
+    """Literal predicate selecting exactly the (event_date, event_hour) pairs given."""
+    by_date: Dict[date, List[int]] = {}
+    for day, hour in pairs:
+        by_date.setdefault(day, []).append(int(hour))
+    if not by_date:
+        return "FALSE"
+    parts = [
+        f"({alias}.event_date = DATE'{day.isoformat()}' AND {alias}.event_hour IN "
+        f"({', '.join(str(h) for h in sorted(set(hours)))}))"
+        for day, hours in sorted(by_date.items())
+    ]
+    return "(" + " OR ".join(parts) + ")"
+
+
+def merge_events_sql(view: str, pairs: Iterable[Tuple[date, int]], table: str = RAW_EVENTS.fqn()) -> str:
+    """Insert-only MERGE of a batch's events, pruned to the batch's partitions."""
+    return (
+        f"MERGE INTO {table} t USING {view} s "
+        f"ON t.event_id = s.event_id AND {partition_predicate(pairs)} "
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
+
+
+def merge_dead_letters_sql(view: str, min_kafka_date: Optional[date], table: str = DEAD_LETTERS.fqn()) -> str:
+    """Insert-only MERGE of a batch's dead letters on ``dead_letter_id``.
+
+    Without a Kafka timestamp (never seen in practice) the whole table is matched.
+    """
+    prune = ""
+    if min_kafka_date is not None:
+        since = min_kafka_date - timedelta(days=1)
+        prune = f" AND t.ingest_date >= DATE'{since.isoformat()}'"
+    return (
+        f"MERGE INTO {table} t USING {view} s "
+        f"ON t.dead_letter_id = s.dead_letter_id{prune} "
+        "WHEN NOT MATCHED THEN INSERT *"
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """A commit conflict that re-running the (idempotent) MERGE resolves."""
+    text = f"{type(exc).__name__}: {exc}"
+    return any(name in text for name in RETRYABLE)
+
+
+def with_retries(
+    action: Callable[[], T],
+    attempts: int = 5,
+    base_delay_s: float = 1.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """Run ``action``; on a retryable commit conflict wait 1, 2, 4, ... s and retry."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return action()
+        except Exception as exc:
+            if attempt == attempts or not is_retryable(exc):
+                raise
+            sleep(base_delay_s * 2 ** (attempt - 1))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def commits_since(spark: SparkSession, table: str, since_ms: int) -> List[Dict[str, Any]]:
+    """Snapshots this Spark application committed to ``table`` at or after ``since_ms``."""
+    app_id = spark.sparkContext.applicationId
+    rows = spark.sql(
+        f"SELECT snapshot_id, operation, summary FROM {table}.snapshots "
+        f"WHERE committed_at >= timestamp_millis({int(since_ms)}) AND summary['spark.app.id'] = '{app_id}'"
+    ).collect()
+    return [
+        {"snapshot_id": r.snapshot_id, "operation": r.operation, "summary": dict(r.summary)} for r in rows
+    ]
+
+
+def added_records(commits: Sequence[Dict[str, Any]]) -> int:
+    return sum(int(c["summary"].get("added-records", 0)) for c in commits)
+
+
+def parse_crash_hook(value: Optional[str]) -> Optional[Tuple[int, str]]:
+    """``"3:after_events"`` -> ``(3, "after_events")``; ``None``/empty -> ``None``."""
+    if not value:
+        return None
+    batch, _, point = value.partition(":")
+    if point not in CRASH_POINTS:
+        raise ValueError(f"crash hook point must be one of {CRASH_POINTS}, got {point!r}")
+    return int(batch), point
+
+
+class BronzeBatchWriter:
+    """The ``foreachBatch`` function: classify once, MERGE events and dead letters, measure."""
+
+    def __init__(
+        self,
+        *,
+        dlq_topic: str,
+        max_event_bytes: int,
+        env: str,
+        sink: Optional[MetricsSink] = None,
+        crash_hook: Optional[Tuple[int, str]] = None,
+        events_table: str = RAW_EVENTS.fqn(),
+        dead_letters_table: str = DEAD_LETTERS.fqn(),
+    ) -> None:
+        self.dlq_topic = dlq_topic
+        self.max_event_bytes = max_event_bytes
+        self.env = env
+        self.sink = sink
+        self.crash_hook = crash_hook
+        self.events_table = events_table
+        self.dead_letters_table = dead_letters_table
+        self.batches_done = 0
+        self.last_stats: Optional[BatchStats] = None
+        self.last_commits: Dict[str, List[Dict[str, Any]]] = {}
+        self.offset_lag: Optional[float] = None
+
+    def _maybe_crash(self, batch_id: int, point: str) -> None:
+        if self.crash_hook == (batch_id, point):
+            # Simulates a process death between an Iceberg commit and the checkpoint commit.
+            os._exit(137)
+
+    def __call__(self, batch_df: DataFrame, batch_id: int) -> None:
+        from pyspark import StorageLevel
+
+        started = time.monotonic()
+        # The streaming engine runs this batch in a cloned session: views and SQL go there.
+        spark = batch_df.sparkSession
+        classified = classify(batch_df, self.dlq_topic, self.max_event_bytes).persist(
+            StorageLevel.MEMORY_AND_DISK
+        )
+        try:
+            stats = self._measure(classified, batch_id)
+            self.last_commits = {}
+            if stats.events_in:
+                events = first_per_key(valid_events(classified), "event_id")
+                events.createOrReplaceTempView(EVENTS_VIEW)
+                sql = merge_events_sql(EVENTS_VIEW, stats.partitions, self.events_table)
+                commits = self._merge(spark, sql, self.events_table)
+                self.last_commits[self.events_table] = commits
+                stats.written = added_records(commits)
+            self._maybe_crash(batch_id, "after_events")
+            if stats.dead_lettered:
+                dead = first_per_key(dead_letter_rows(classified), "dead_letter_id")
+                dead.createOrReplaceTempView(DEAD_LETTERS_VIEW)
+                sql = merge_dead_letters_sql(DEAD_LETTERS_VIEW, stats.min_kafka_date, self.dead_letters_table)
+                commits = self._merge(spark, sql, self.dead_letters_table)
+                self.last_commits[self.dead_letters_table] = commits
+                stats.dead_letters_written = added_records(commits)
+            self._maybe_crash(batch_id, "after_dead_letters")
+        finally:
+            classified.unpersist()
+        stats.duration_s = round(time.monotonic() - started, 3)
+        stats.offset_lag = self.offset_lag
+        self.last_stats = stats
+        self.batches_done += 1
+        if self.sink is not None:
+            for datum in to_data(stats, self.env):
+                self.sink.emit(datum)
+            self.sink.flush()
+
+    def _measure(self, classified: DataFrame, batch_id: int) -> BatchStats:
+        row = classified.agg(*batch_stats_columns(KIND_EVENT, KIND_DEAD_LETTER)).collect()[0]
+        lag = row["lag"] or [None, None]
+        return BatchStats(
+            batch_id=batch_id,
+            records_in=int(row["records_in"]),
+            events_in=int(row["events_in"]),
+            dead_lettered=int(row["dead_lettered"]),
+            lag_p50_s=lag[0],
+            lag_p95_s=lag[1],
+            partitions=sorted((p["d"], int(p["h"])) for p in row["partitions"]),
+            min_kafka_date=row["min_kafka_date"],
+        )
+
+    @staticmethod
+    def _merge(spark: SparkSession, sql: str, table: str) -> List[Dict[str, Any]]:
+        since_ms = int(time.time() * 1000)
+        with_retries(lambda: spark.sql(sql))
+        return commits_since(spark, table, since_ms)

@@ -1,0 +1,157 @@
+"""Bronze: the Structured Streaming job Kafka -> Iceberg (``bronze.raw_events`` and
+``bronze.dead_letters``), exactly once.
+
+Each micro-batch (``foreachBatch``, :class:`spark_jobs.bronze.writer.BronzeBatchWriter`):
+parse every record once with an explicit schema derived from the event contract, check
+the contract as Column expressions (same rule ids as the producer), de-duplicate by
+``event_id``, insert-only ``MERGE`` the events into ``raw_events`` pruned to the batch's
+own (date, hour) partitions, insert-only ``MERGE`` failures and producer-DLQ records
+into ``dead_letters``, emit metrics. Re-running a batch after a crash inserts nothing
+twice (see :mod:`spark_jobs.bronze.writer` for why, and where the lateness bound sits).
+
+Sources:
+
+* ``--source kafka`` (default on EMR): Spark's Kafka source on BOTH topics (main and
+  DLQ) of MSK with IAM auth (:func:`spark_jobs.bronze.source.kafka_options`). The
+  Kafka connector jars (``spark-sql-kafka-0-10_2.12``, ``spark-token-provider-kafka-0-10
+  _2.12``, ``kafka-clients``, ``commons-pool2``, all matching EMR's Spark 3.5) and
+  ``aws-msk-iam-auth-<v>-all.jar`` are staged by the deployment in the artifacts bucket
+  and passed with ``--jars`` in ``sparkSubmitParameters``.
+* ``--source files`` (default locally): Parquet files in the Kafka source's shape landed
+  by ``local_runtime.kafka_bridge`` (Spark's Kafka connector is not obtainable here).
+
+On EMR Serverless the state machine / restart Lambda (not this module) starts it as::
+
+    StartJobRun(
+        applicationId=..., executionRoleArn=..., name="wikistream-bronze",
+        mode="STREAMING",                                   # long-running, no timeout
+        retryPolicy={"maxFailedAttemptsPerHour": config.emr.bronze_max_failed_attempts_per_hour},
+        jobDriver={"sparkSubmit": {
+            "entryPoint": "s3://<artifacts>/spark_jobs/bronze_stream.py",
+            "entryPointArguments": ["--env", ENV, "--target", "emr",
+                "--table-bucket-arn", ARN, "--region", REGION,
+                "--bootstrap", MSK_IAM_BOOTSTRAP_BROKERS,
+                "--checkpoint", "s3://<artifacts>/checkpoints/bronze"],
+            "sparkSubmitParameters": "--jars s3://<artifacts>/jars/<kafka + msk-iam jars> "
+                                     "--py-files s3://<artifacts>/wikistream.zip"}})
+
+Retries restart from the checkpoint, which is what makes them safe. Arguments: the
+common ones (:mod:`spark_jobs.cli`) plus ``--checkpoint``, ``--trigger-seconds``
+(default ``pipeline.bronze_trigger_seconds``), ``--source``, ``--landing-dir``,
+``--bootstrap``, ``--max-files-per-trigger``/``--max-offsets-per-trigger`` and, for
+tests and benchmarks, ``--available-now`` (process what is there, then stop) and
+``--max-batches N``.
+
+Test hook: environment variable ``WIKISTREAM_BRONZE_CRASH_AT="<batch_id>:<point>"``
+(``after_events`` | ``after_dead_letters``) kills the process right after that commit,
+before the checkpoint commit. Read in :func:`main` only; unset in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+    from spark_jobs.cli import JobArgs
+
+CRASH_ENV = "WIKISTREAM_BRONZE_CRASH_AT"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The bronze-specific arguments (the common ones are added by ``parse_job_args``)."""
+    p = argparse.ArgumentParser(prog="bronze_stream")
+    p.add_argument("--checkpoint", default=None, help="default (local): <data-dir>/checkpoints/bronze")
+    p.add_argument("--trigger-seconds", type=int, default=None)
+    p.add_argument("--source", choices=("kafka", "files"), default=None)
+    p.add_argument("--landing-dir", default=None, help="default: <data-dir>/landing/kafka")
+    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (source kafka)")
+    p.add_argument("--max-files-per-trigger", type=int, default=None)
+    p.add_argument("--max-offsets-per-trigger", type=int, default=None)
+    p.add_argument("--available-now", action="store_true")
+    p.add_argument("--max-batches", type=int, default=None)
+    return p
+
+
+def open_source(spark: SparkSession, args: JobArgs, ns: argparse.Namespace) -> DataFrame:
+    from spark_jobs.bronze.source import kafka_options, kafka_stream, landed_files_stream
+
+    if ns.source == "kafka":
+        options = kafka_options(args.config.kafka, ns.bootstrap or "", ns.max_offsets_per_trigger)
+        return kafka_stream(spark, options)
+    return landed_files_stream(spark, ns.landing_dir, ns.max_files_per_trigger)
+
+
+def _offset_lag(progress: Optional[Any]) -> Optional[float]:
+    """``maxOffsetsBehindLatest`` of the Kafka source's last progress, if reported."""
+    if not progress:
+        return None
+    for source in progress.get("sources", []):
+        value = (source.get("metrics") or {}).get("maxOffsetsBehindLatest")
+        if value is not None:
+            return float(value)
+    return None
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Run the bronze stream until stopped (or until ``--available-now``/``--max-batches``)."""
+    from spark_jobs.bronze.writer import BronzeBatchWriter, parse_crash_hook
+    from spark_jobs.cli import metrics_for, parse_job_args, session_for
+    from spark_jobs.create_tables import create_missing
+    from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+
+    parser = build_parser()
+    args = parse_job_args("bronze_stream", argv, parser)
+    # parse_job_args added the common arguments to ``parser``; this reads ours.
+    ns = parser.parse_known_args(argv)[0]
+    config = args.config
+    ns.source = ns.source or ("kafka" if args.target == "emr" else "files")
+    if ns.source == "kafka" and not ns.bootstrap:
+        parser.error("--source kafka needs --bootstrap")
+    if ns.checkpoint is None:
+        if args.target == "emr":
+            parser.error("--target emr needs --checkpoint (s3://...)")
+        ns.checkpoint = str(args.data_dir / "checkpoints" / "bronze")
+    ns.landing_dir = ns.landing_dir or str(args.data_dir / "landing" / "kafka")
+    if ns.source == "files":
+        Path(ns.landing_dir).mkdir(parents=True, exist_ok=True)
+    trigger_s = ns.trigger_seconds or config.pipeline.bronze_trigger_seconds
+
+    spark = session_for(args, "wikistream-bronze")
+    create_missing(spark, (RAW_EVENTS, DEAD_LETTERS))
+    writer = BronzeBatchWriter(
+        dlq_topic=config.kafka.dlq_topic,
+        max_event_bytes=config.producer.max_event_bytes,
+        env=config.env,
+        sink=metrics_for(args),
+        crash_hook=parse_crash_hook(os.environ.get(CRASH_ENV)),
+    )
+    stream = open_source(spark, args, ns).writeStream.foreachBatch(writer)
+    stream = stream.option("checkpointLocation", ns.checkpoint).queryName("bronze")
+    if ns.available_now:
+        stream = stream.trigger(availableNow=True)
+    else:
+        stream = stream.trigger(processingTime=f"{trigger_s} seconds")
+    query = stream.start()
+    print(f"bronze: source={ns.source} checkpoint={ns.checkpoint} trigger={trigger_s}s", flush=True)
+    try:
+        while query.isActive:
+            query.awaitTermination(1)
+            writer.offset_lag = _offset_lag(query.lastProgress)
+            if ns.max_batches and writer.batches_done >= ns.max_batches:
+                query.stop()
+        query.awaitTermination()
+    finally:
+        if query.isActive:
+            query.stop()
+    print(f"bronze: stopped after {writer.batches_done} batch(es)", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Shared helpers of the bronze component tests: generated input, landing, reading back."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Dict, List, Optional, Set, Tuple
+
+from wikistream.config import load_config
+from wikistream.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
+
+FAULTS = FaultRates.parse(
+    "malformed_json=0.01,missing_required=0.01,wrong_type=0.01,duplicate=0.03,late=0.01,"
+    "future=0.01,unknown_domain=0.01,oversized=0.001,schema_drift=0.01"
+)
+KAFKA = load_config("local").kafka
+
+
+@dataclass
+class Expected:
+    """What bronze must end with, computed from the generator's labels (not from bronze)."""
+
+    valid_ids: Set[str] = field(default_factory=set)
+    dead_by_rule: Counter = field(default_factory=Counter)
+    dead_by_source: Counter = field(default_factory=Counter)
+
+
+@dataclass
+class KafkaRecord:
+    key: Optional[bytes]
+    value: bytes
+    topic: str
+    partition: int
+
+
+def build_input(
+    n: int, seed: int = 11, rate_per_s: float = 50.0, start: Optional[datetime] = None, dlq_every: int = 2
+) -> Tuple[List[KafkaRecord], Expected, List[Record]]:
+    """Generated records as Kafka records: every ``dlq_every``-th invalid one goes through the
+    producer's routing to the DLQ topic (envelope), the rest raw to the main topic."""
+    from producer.validation import ROUTE_DLQ, dlq_envelope, route_event
+
+    max_bytes = load_config("local").producer.max_event_bytes
+    records = list(generate(n, seed=seed, rate_per_s=rate_per_s, start=start, faults=FAULTS))
+    expected = Expected()
+    out: List[KafkaRecord] = []
+    invalid_seen = 0
+    for i, rec in enumerate(records):
+        key = rec.event_id.encode() if rec.event_id else None
+        if rec.expected.startswith(DEAD_LETTER_PREFIX):
+            rule = rec.expected[len(DEAD_LETTER_PREFIX) :]
+            expected.dead_by_rule[rule] += 1
+            invalid_seen += 1
+            routed = route_event(rec.line, max_bytes)
+            if invalid_seen % dlq_every == 0 and routed.route == ROUTE_DLQ:
+                env = dlq_envelope(
+                    reason=routed.reason or "",
+                    raw=rec.line,
+                    sse_id=str(i),
+                    received_at="2026-11-01T00:00:00Z",
+                    producer_host="test",
+                    producer_version="test",
+                )
+                out.append(KafkaRecord(key, env, KAFKA.dlq_topic, 0))
+                expected.dead_by_source["producer_dlq"] += 1
+                continue
+            expected.dead_by_source["bronze_contract"] += 1
+        else:
+            assert rec.event_id is not None
+            expected.valid_ids.add(rec.event_id)
+        out.append(KafkaRecord(key, rec.line.encode("utf-8"), KAFKA.topic, i % 4))
+    return out, expected, records
+
+
+def land_records(records: List[KafkaRecord], landing: Path, per_file: int) -> int:
+    """Land ``records`` as Kafka-shaped Parquet files (offsets per topic/partition)."""
+    import pyarrow as pa
+
+    from local_runtime.kafka_bridge import ARROW_SCHEMA, land
+
+    next_offset: Dict[Tuple[str, int], int] = {}
+    rows = []
+    now_ms = int(time.time() * 1000)
+    for rec in records:
+        tp = (rec.topic, rec.partition)
+        offset = next_offset.get(tp, 0)
+        next_offset[tp] = offset + 1
+        rows.append(
+            {
+                "key": rec.key,
+                "value": rec.value,
+                "topic": rec.topic,
+                "partition": rec.partition,
+                "offset": offset,
+                "timestamp": datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
+                "timestampType": 0,
+            }
+        )
+    files = 0
+    for start in range(0, len(rows), per_file):
+        land(pa.Table.from_pylist(rows[start : start + per_file], schema=ARROW_SCHEMA), landing)
+        files += 1
+    return files
+
+
+def iceberg_table_arrow(warehouse: Path, identifier: str, columns: Tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """Read an Iceberg table of a Hadoop-catalog warehouse with pyiceberg (no JVM)."""
+    from pyiceberg.table import StaticTable
+
+    meta_dir = warehouse / identifier.replace(".", "/") / "metadata"
+    version = int((meta_dir / "version-hint.text").read_text().strip())
+    table = StaticTable.from_metadata(str(meta_dir / f"v{version}.metadata.json"))
+    return table.scan(selected_fields=columns).to_arrow()

@@ -1,0 +1,133 @@
+"""Bronze survives SIGKILL at random points and after an Iceberg commit with nothing lost
+or duplicated: generated events -> real local broker -> bridge -> bronze subprocess.
+
+Size: ``BRONZE_CRASH_EVENTS`` (default 20,000; ``make reliability`` uses >= 200,000).
+The expectation is the generator's own labels (valid event ids, dead letters by rule),
+never bronze's output.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import List, Optional
+
+import pytest
+
+from tests.component.bronze_helpers import KAFKA, build_input, iceberg_table_arrow
+
+pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.spark]
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _next_batch_id(checkpoint: Path) -> int:
+    """The id of the next batch bronze will run (a logged but uncommitted one is re-run)."""
+    offsets = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")] if checkpoint.exists() else []
+    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")] if checkpoint.exists() else []
+    if offsets and (not commits or max(offsets) > max(commits)):
+        return max(offsets)
+    return (max(commits) + 1) if commits else 0
+
+
+def _run_bronze(
+    data_dir: Path,
+    crash_at: Optional[str] = None,
+    kill_after_s: Optional[float] = None,
+    timeout_s: float = 150,
+) -> int:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
+    if crash_at:
+        env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at
+    cmd = [sys.executable, "-m", "spark_jobs.bronze_stream", "--data-dir", str(data_dir)]
+    cmd += ["--available-now", "--max-files-per-trigger", "1"]
+    log = (data_dir / "bronze.log").open("ab")
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        if kill_after_s is not None:
+            try:
+                return proc.wait(timeout=kill_after_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                return proc.wait(timeout=30)
+        return proc.wait(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()
+
+
+def test_bronze_exactly_once_through_kills(tmp_path: Path) -> None:
+    from confluent_kafka import Producer
+
+    from local_runtime.broker import LocalBroker
+    from local_runtime.kafka_bridge import KafkaBridge
+
+    n = int(os.environ.get("BRONZE_CRASH_EVENTS", "20000"))
+    records, expected, _ = build_input(n, seed=23)
+    data_dir = tmp_path / "data"
+    landing = data_dir / "landing" / "kafka"
+
+    # Given: everything produced to the real local broker and bridged to landed files.
+    with LocalBroker(log_path=tmp_path / "broker.log") as broker:
+        broker.create_topics({KAFKA.topic: 4, KAFKA.dlq_topic: 1})
+        producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 2_000_000})
+        for rec in records:
+            producer.produce(rec.topic, value=rec.value, key=rec.key, partition=rec.partition)
+            producer.poll(0)
+        assert producer.flush(60) == 0
+        del producer  # its background threads would keep reconnecting to the stopped broker
+        bridge = KafkaBridge(
+            broker.bootstrap,
+            [KAFKA.topic, KAFKA.dlq_topic],
+            landing,
+            "bronze-crash-test",
+            max_records=max(n // 8, 500),
+        )
+        try:
+            landed = bridge.run(idle_exit_s=8)
+        finally:
+            bridge.close()
+    assert landed == len(records)
+    assert bridge.landed_files >= 6
+
+    # When: bronze is killed at >= 5 points, two of them right after an Iceberg commit
+    # and before the checkpoint commit, then runs to the end.
+    rng = random.Random(5)
+    checkpoint = data_dir / "checkpoints" / "bronze"
+    outcomes: List[int] = []
+    rc = _run_bronze(data_dir, crash_at=f"{_next_batch_id(checkpoint)}:after_events")
+    outcomes.append(rc)
+    for _ in range(2):
+        outcomes.append(_run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
+    rc = _run_bronze(data_dir, crash_at=f"{_next_batch_id(checkpoint)}:after_dead_letters")
+    outcomes.append(rc)
+    outcomes.append(_run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
+    started = time.monotonic()
+    final = _run_bronze(data_dir, timeout_s=240)
+    print("outcomes", outcomes, "final", final, "final run s", round(time.monotonic() - started, 1))
+    assert final == 0, (data_dir / "bronze.log").read_text()[-4000:]
+    # The commit hooks really fired (exit 137 from os._exit), the kills really killed.
+    assert outcomes[0] == 137 and outcomes[3] == 137, outcomes
+    assert sum(1 for o in outcomes if o != 0) >= 5, outcomes
+
+    # Then: every valid event exactly once, every invalid one in dead_letters by its rule.
+    warehouse = data_dir / "warehouse"
+    events = iceberg_table_arrow(warehouse, "bronze.raw_events", ("event_id",)).column("event_id").to_pylist()
+    assert len(events) == len(set(events)), "duplicate event_id in bronze.raw_events"
+    assert set(events) == expected.valid_ids
+    dead = iceberg_table_arrow(warehouse, "bronze.dead_letters", ("dead_letter_id", "failed_rule", "source"))
+    ids = dead.column("dead_letter_id").to_pylist()
+    assert len(ids) == len(set(ids)), "duplicate dead letter"
+    assert Counter(dead.column("failed_rule").to_pylist()) == expected.dead_by_rule
+    assert Counter(dead.column("source").to_pylist()) == expected.dead_by_source

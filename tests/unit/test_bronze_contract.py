@@ -1,0 +1,193 @@
+"""Bronze's contract in Spark agrees with the Python contract, line by line; the pure
+pieces of the bronze job (Kafka options, MERGE SQL, retries, schemas) do what they say."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any, List
+
+import pytest
+
+from spark_jobs.bronze.source import kafka_options
+from spark_jobs.bronze.writer import (
+    merge_dead_letters_sql,
+    merge_events_sql,
+    parse_crash_hook,
+    partition_predicate,
+    with_retries,
+)
+from wikistream.config import load_config
+from wikistream.events import CONTRACT, parse_and_check
+from wikistream.generator import DEAD_LETTER_PREFIX, FaultRates, generate
+
+MAX_BYTES = load_config("local").producer.max_event_bytes
+
+_REAL = {
+    "meta": {"id": "e1", "dt": "2026-11-01T10:00:00Z", "domain": "en.wikipedia.org", "partition": 0},
+    "type": "edit",
+    "timestamp": 1793527200,
+    "id": 7,
+    "namespace": 0,
+    "title": "1984",
+    "comment": "[[Foo]]",
+    "user": "2001:db8::1",
+    "bot": False,
+    "length": {"old": 1, "new": 2},
+    "revision": {"old": 1, "new": 2},
+}
+
+
+def _variant(**changes: Any) -> str:
+    event = json.loads(json.dumps(_REAL))
+    for key, value in changes.items():
+        if value is _DROP:
+            event.pop(key, None)
+        else:
+            event[key] = value
+    return json.dumps(event)
+
+
+_DROP = object()
+
+#: Hand-written edge cases next to the generated ones: real shapes that must pass, and
+#: tricky invalid text (glued messages, single quotes, nested wrong types, non-objects).
+EDGE_LINES: List[str] = [
+    _variant(),
+    _variant(type="categorize", length=_DROP, revision=_DROP),
+    _variant(type="log", id=_DROP, log_type="block", log_action="block"),
+    _variant(namespace=-1, user="~2026-50211-05"),
+    _variant(title="true", comment="{x}"),
+    _variant(title=1984),
+    _variant(user=["a"]),
+    _variant(comment={"a": 1}),
+    _variant(bot="false"),
+    _variant(meta=5),
+    _variant(length="x"),
+    _variant(type="nope"),
+    _variant(timestamp=1.5),
+    _variant() + _variant(),
+    _variant() + " x",
+    "{'a': 1}",
+    "[1, 2]",
+    "42",
+    "",
+    "{}",
+]
+
+
+def _spark_rules(spark: Any, lines: List[str]) -> List[Any]:
+    from pyspark.sql import functions as F
+
+    from spark_jobs.bronze.contract import with_contract
+
+    df = spark.createDataFrame([(i, line) for i, line in enumerate(lines)], "i int, value_str string")
+    df = df.withColumn("value_size", F.octet_length("value_str"))
+    rows = with_contract(df, MAX_BYTES).select("i", "failed_rule").orderBy("i").collect()
+    return [r.failed_rule for r in rows]
+
+
+@pytest.mark.spark
+def test_spark_contract_matches_python_contract_on_every_generated_line(spark: Any) -> None:
+    # Given: generated lines with every fault kind (the generator labels them itself).
+    faults = FaultRates.parse(
+        "malformed_json=0.05,missing_required=0.05,wrong_type=0.08,duplicate=0.02,late=0.02,"
+        "future=0.02,unknown_domain=0.02,oversized=0.005,schema_drift=0.04"
+    )
+    records = list(generate(3000, seed=3, faults=faults))
+    lines = [r.line for r in records] + EDGE_LINES
+    # When
+    got = _spark_rules(spark, lines)
+    # Then: the Python contract (independent oracle) agrees on every line...
+    oracle = [parse_and_check(line, MAX_BYTES)[1] for line in lines]
+    mismatches = [(lines[i][:120], oracle[i], got[i]) for i in range(len(lines)) if oracle[i] != got[i]]
+    assert mismatches == []
+    # ...and so do the generator's labels on the generated ones.
+    for rec, rule in zip(records, got):
+        if rec.expected.startswith(DEAD_LETTER_PREFIX):
+            assert rule == rec.expected[len(DEAD_LETTER_PREFIX) :], rec.line[:200]
+        else:
+            assert rule is None, rec.line[:200]
+    kinds = {r.fault for r in records}
+    assert {"malformed_json", "missing_required", "wrong_type", "oversized"} <= kinds
+    # Real shapes passed: categorize without length, log without id, IPv6/temporary users.
+    assert got[len(records) : len(records) + 5] == [None] * 5
+
+
+def test_event_schema_is_derived_from_the_contract() -> None:
+    from pyspark.sql import types as T
+
+    from spark_jobs.bronze.schema import presence_schema, typed_event_schema
+
+    typed = typed_event_schema()
+    expected = {"string": T.StringType(), "int": T.LongType(), "bool": T.BooleanType()}
+    for rule in CONTRACT:
+        node: Any = typed
+        for key in rule.path:
+            node = node[key].dataType
+        assert node == expected[rule.type], rule.name
+        node = presence_schema()
+        for key in rule.path:
+            node = node[key].dataType
+        assert node == T.StringType()
+    assert typed.fieldNames()[-1] == "_corrupt_record"
+
+
+def test_kafka_options_read_both_topics_with_msk_iam() -> None:
+    kafka = load_config("prod").kafka
+    assert kafka_options(kafka, "b-1:9098,b-2:9098") == {
+        "kafka.bootstrap.servers": "b-1:9098,b-2:9098",
+        "subscribe": "wikistream.recentchange,wikistream.recentchange.dlq",
+        "startingOffsets": "earliest",
+        "failOnDataLoss": "true",
+        "kafka.security.protocol": "SASL_SSL",
+        "kafka.sasl.mechanism": "AWS_MSK_IAM",
+        "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
+        "kafka.sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMClientCallbackHandler",
+    }
+    assert kafka_options(kafka, "b:9098", 5000)["maxOffsetsPerTrigger"] == "5000"
+    with pytest.raises(ValueError):
+        kafka_options(kafka, "")
+
+
+def test_merge_prunes_to_exactly_the_batch_partitions() -> None:
+    pairs = [(date(2026, 11, 1), 23), (date(2026, 11, 2), 0), (date(2026, 11, 1), 5), (date(2026, 11, 1), 23)]
+    assert partition_predicate(pairs) == (
+        "((t.event_date = DATE'2026-11-01' AND t.event_hour IN (5, 23)) OR "
+        "(t.event_date = DATE'2026-11-02' AND t.event_hour IN (0)))"
+    )
+    sql = merge_events_sql("v", pairs)
+    assert sql.startswith("MERGE INTO lake.bronze.raw_events t USING v s ON t.event_id = s.event_id AND ((")
+    assert sql.endswith("WHEN NOT MATCHED THEN INSERT *") and "WHEN MATCHED" not in sql
+    assert partition_predicate([]) == "FALSE"
+    dl = merge_dead_letters_sql("d", date(2026, 11, 2))
+    assert "t.dead_letter_id = s.dead_letter_id AND t.ingest_date >= DATE'2026-11-01'" in dl
+    assert "ingest_date" not in merge_dead_letters_sql("d", None)
+
+
+def test_retries_only_commit_conflicts_with_backoff() -> None:
+    calls: List[int] = []
+    sleeps: List[float] = []
+
+    def flaky() -> str:
+        calls.append(1)
+        if len(calls) < 3:
+            raise RuntimeError("org.apache.iceberg.exceptions.CommitFailedException: conflict")
+        return "ok"
+
+    assert with_retries(flaky, sleep=sleeps.append) == "ok"
+    assert sleeps == [1.0, 2.0]
+
+    def broken() -> None:
+        raise RuntimeError("AnalysisException: no such table")
+
+    with pytest.raises(RuntimeError, match="no such table"):
+        with_retries(broken, sleep=sleeps.append)
+    assert sleeps == [1.0, 2.0]
+
+
+def test_crash_hook_parsing() -> None:
+    assert parse_crash_hook(None) is None
+    assert parse_crash_hook("3:after_events") == (3, "after_events")
+    with pytest.raises(ValueError):
+        parse_crash_hook("3:somewhere")
