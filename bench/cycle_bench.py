@@ -176,6 +176,19 @@ def run(history: int, new: int, spark: Any = None, workdir: Optional[Path] = Non
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def run_sizes(histories: Sequence[int], new: int, warmup: bool = True) -> Dict[str, Any]:
+    """One session and warehouse for every size (as ``main``); ``{"results": [...]}``."""
+    workdir = Path(tempfile.mkdtemp(prefix="wikistream-bench-"))
+    spark = _session(workdir / "warehouse")
+    try:
+        if warmup:
+            run(10_000, 10_000, spark, workdir)
+        return {"results": [run(h, new, spark, workdir) for h in histories]}
+    finally:
+        spark.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the sizes, print one JSON line per size and the ratio of the last to the first."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
