@@ -54,6 +54,17 @@ TRANSIENT_EMR_ERRORS: Tuple[str, ...] = (
 )
 
 
+def result_path_for(state: str) -> str:
+    """Where a Task state puts its result: under ``$.results``, never over the input.
+
+    ``CustomState`` drops a ``"ResultPath": None`` (JSII turns it into *undefined*), and a
+    Task without ResultPath *replaces* its input with its output — the cycle would lose
+    ``wait_seconds`` at the first job and fail in the Wait state. The local execution of
+    the synthesized definition caught exactly that.
+    """
+    return f"$.results.{state}"
+
+
 @dataclass(frozen=True)
 class Step:
     """One EMR job state of the cycle: state name, job module, extra job arguments."""
@@ -211,7 +222,7 @@ class Pipeline(Construct):
                         "previous_execution.$": "$$.Execution.Id",
                     },
                 },
-                "ResultPath": None,
+                "ResultPath": result_path_for("NextCycle"),
                 "TimeoutSeconds": 60,
             },
         )
@@ -266,7 +277,7 @@ class Pipeline(Construct):
                     },
                 },
                 # Keep the input (wait_seconds, previous_execution) flowing through the cycle.
-                "ResultPath": None,
+                "ResultPath": result_path_for(step.state),
                 # EMR's own timeout fires first; this bounds queueing + start-up on top of it.
                 "TimeoutSeconds": timeout_minutes * 60 + 600,
             },
@@ -344,7 +355,7 @@ class Pipeline(Construct):
             "Type": "Task",
             "Resource": f"arn:{Aws.PARTITION}:states:::{resource}",
             "Parameters": parameters,
-            "ResultPath": None if result_path == sfn.JsonPath.DISCARD else result_path,
+            "ResultPath": result_path_for(name) if result_path == sfn.JsonPath.DISCARD else result_path,
             "TimeoutSeconds": 60,
         }
         if result_selector is not None:

@@ -324,6 +324,17 @@ def test_every_emr_job_state_has_timeout_retry_and_catch(asl: dict) -> None:
         assert "Name.$" in state["Parameters"] and "$$.Execution.Name" in state["Parameters"]["Name.$"]
 
 
+def test_cycle_states_keep_the_execution_input(asl: dict) -> None:
+    # A Task state without ResultPath replaces its input with its output: the cycle would
+    # lose wait_seconds and fail at Wait. Every state on the happy path must keep it.
+    for name, state in asl["States"].items():
+        if state["Type"] == "Task":
+            path = state.get("ResultPath", "$")
+            assert path is None or (path.startswith("$.") and path != "$"), f"{name}: ResultPath {path!r}"
+        if state["Type"] == "Pass" and "Parameters" in state:
+            assert state.get("ResultPath", "$") != "$", f"{name} replaces its input"
+
+
 def test_gates_pass_their_layer_and_jobs_their_module(asl: dict) -> None:
     states = asl["States"]
     for name, module, layer in (
