@@ -69,6 +69,7 @@ def spark_conf(target: Target) -> Dict[str, str]:
                 "spark.driver.bindAddress": "127.0.0.1",
                 "spark.driver.host": "127.0.0.1",
                 "spark.ui.enabled": "false",
+                "spark.ui.showConsoleProgress": "false",
                 "spark.sql.shuffle.partitions": str(target.shuffle_partitions),
                 "spark.sql.adaptive.enabled": "true",
                 "spark.sql.streaming.stopGracefullyOnShutdown": "true",
