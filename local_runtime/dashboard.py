@@ -69,15 +69,24 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _plot_widget(
-    widget: Widget, rows: Sequence[Mapping[str, Any]], t0: float, bucket_s: float
-) -> Optional[str]:
+def _figure(size: tuple[float, float] = (6, 2.6), nrows: int = 1, ncols: int = 1) -> tuple[Any, Any]:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+    return plt.subplots(nrows, ncols, figsize=size)
+
+
+def _close(fig: Any) -> None:
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+
+
+def _draw_widget(
+    ax: Any, widget: Widget, rows: Sequence[Mapping[str, Any]], t0: float, bucket_s: float
+) -> None:
     drawn = False
     for name in widget.series:
         points = bucketed(rows, name, widget.stat, bucket_s)
@@ -91,18 +100,11 @@ def _plot_widget(
         ax.legend(fontsize=7)
     else:
         ax.text(0.5, 0.5, "no data", ha="center", va="center", transform=ax.transAxes)
-    encoded = _png(fig)
-    plt.close(fig)
-    return encoded
 
 
-def _bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], unit: str) -> str:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6, 2.6))
+def _draw_bars(
+    ax: Any, title: str, labels: Sequence[str], series: Mapping[str, Sequence[float]], unit: str
+) -> None:
     width = 0.8 / max(len(series), 1)
     for i, (name, values) in enumerate(series.items()):
         ax.bar([x + i * width for x in range(len(labels))], values, width=width, label=name)
@@ -110,11 +112,8 @@ def _bar_chart(title: str, labels: Sequence[str], series: Mapping[str, Sequence[
     ax.set_xticklabels(labels, fontsize=7, rotation=20)
     ax.set_title(title)
     ax.set_ylabel(unit)
-    if series:
+    if series and labels:
         ax.legend(fontsize=7)
-    encoded = _png(fig)
-    plt.close(fig)
-    return encoded
 
 
 def dq_counts(dq_results: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, int]]:
@@ -138,30 +137,38 @@ def render_dashboard(
     """Write ``out_dir/index.html`` and return its path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = min((r["ts"] for r in metric_rows), default=0.0)
-    images = [(w.title, _plot_widget(w, metric_rows, t0, bucket_s)) for w in WIDGETS]
     dq = dq_counts(dq_results)
     layers = sorted(dq)
-    images.append(
-        (
-            "DQ checks per layer",
-            _bar_chart(
-                "DQ checks per layer",
-                layers,
-                {"PASS": [dq[x]["PASS"] for x in layers], "FAIL": [dq[x]["FAIL"] for x in layers]},
-                "checks",
-            ),
-        )
+    panels: list[tuple[str, Any]] = [
+        (w.title, lambda ax, w=w: _draw_widget(ax, w, metric_rows, t0, bucket_s)) for w in WIDGETS
+    ]
+    dq_series = {"PASS": [dq[x]["PASS"] for x in layers], "FAIL": [dq[x]["FAIL"] for x in layers]}
+    panels.append(
+        ("DQ checks per layer", lambda ax: _draw_bars(ax, "DQ checks per layer", layers, dq_series, "checks"))
     )
     if cycles:
         labels = [str(c["name"])[:12] for c in cycles]
-        images.append(
-            (
-                "Cycle durations",
-                _bar_chart(
-                    "Cycle durations", labels, {"seconds": [float(c["duration_s"]) for c in cycles]}, "s"
-                ),
-            )
-        )
+        seconds = {"seconds": [float(c["duration_s"]) for c in cycles]}
+        panels.append(("Cycle durations", lambda ax: _draw_bars(ax, "Cycle durations", labels, seconds, "s")))
+    images = []
+    for title, draw in panels:
+        fig, ax = _figure()
+        draw(ax)
+        images.append((title, _png(fig)))
+        _close(fig)
+    # One overview image of every panel (what the README shows).
+    cols = 3
+    rows_n = -(-len(panels) // cols)
+    fig, axes = _figure((6 * cols, 3.2 * rows_n), rows_n, cols)
+    flat = list(axes.flat) if hasattr(axes, "flat") else [axes]
+    for ax, (_, draw) in zip(flat, panels):
+        draw(ax)
+    for ax in flat[len(panels) :]:
+        ax.axis("off")
+    fig.suptitle("WikiStream local dashboard")
+    fig.tight_layout()
+    fig.savefig(out_dir / "dashboard.png", dpi=80)
+    _close(fig)
     cards = "\n".join(
         f'<figure><img alt="{html.escape(t)}" src="data:image/png;base64,{img}"/></figure>'
         for t, img in images

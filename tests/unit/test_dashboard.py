@@ -44,4 +44,5 @@ def test_page_has_one_image_per_widget_plus_dq_and_cycles(tmp_path: Path) -> Non
     )
     page = path.read_text()
     assert page.count("data:image/png;base64,") == len(WIDGETS) + 2
+    assert (tmp_path / "dashboard.png").stat().st_size > 10_000
     assert "Producer throughput" in page and "&quot;sent&quot;: 20" in page
