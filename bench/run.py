@@ -125,6 +125,19 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
     Bench(
+        "freshness",
+        "__import__('bench.run', fromlist=['freshness_run']).freshness_run(60_000, 500)",
+        "__import__('bench.run', fromlist=['freshness_run']).freshness_run(6_000, 200)",
+        (
+            Target(
+                "p95 producer send -> visible in gold (steady replay)",
+                lambda r: r["freshness_s"]["p95"],
+                "<= 60 s",
+                lambda v: v <= 60,
+            ),
+        ),
+    ),
+    Bench(
         "maintenance",
         "__import__('bench.maintenance_bench', fromlist=['run']).run(200)",
         "__import__('bench.maintenance_bench', fromlist=['run']).run(40)",
@@ -144,6 +157,22 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
 )
+
+
+def freshness_run(events: int, rate: float) -> dict[str, Any]:
+    """`make run` with a steady replay (``rate`` events/s) and short waits; its summary."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="wikistream-freshness-") as data_dir:
+        cmd = [
+            sys.executable, "-m", "local_runtime.run", "--events", str(events), "--rate", str(rate),
+            "--cycles", str(max(3, int(events / rate / 20))), "--wait-seconds", "2", "--data-dir", data_dir, "--quiet",
+        ]  # fmt: skip
+        subprocess.run(
+            cmd, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, check=False, capture_output=True
+        )
+        record = json.loads((Path(data_dir) / "runs" / "latest.json").read_text())
+    return dict(record["summary"])
 
 
 def run_one(bench: Bench, quick: bool) -> dict[str, Any]:

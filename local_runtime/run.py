@@ -672,6 +672,37 @@ def reconcile(
     return rows
 
 
+def freshness(spark: Any, since: datetime) -> dict[str, Any]:
+    """Seconds from the producer sending an event (its Kafka timestamp) to the end of the
+    gold run that published it, over events sent since ``since``: p50, p95, max.
+
+    Silver stamps each row with its run's start (``processed_at``); the gold run of the
+    same cycle (run id) is when the event became visible in gold.hourly_stats.
+    """
+    from wikistream.catalogue import PIPELINE_RUNS, RAW_EVENTS, SILVER_EVENTS
+
+    cutoff = since.strftime("%Y-%m-%d %H:%M:%S")
+    row = spark.sql(
+        f"""
+        WITH silver_runs AS (
+          SELECT run_id, started_at FROM {PIPELINE_RUNS.fqn()} WHERE job = 'silver_batch' AND status = 'SUCCEEDED'),
+        gold_runs AS (
+          SELECT run_id, max(finished_at) AS finished_at FROM {PIPELINE_RUNS.fqn()}
+          WHERE job = 'gold_batch' AND status = 'SUCCEEDED' GROUP BY run_id),
+        latency AS (
+          SELECT unix_millis(g.finished_at) / 1000.0 - unix_millis(b.kafka_timestamp) / 1000.0 AS seconds
+          FROM {SILVER_EVENTS.fqn()} s
+          JOIN {RAW_EVENTS.fqn()} b ON s.event_id = b.event_id
+          JOIN silver_runs r ON s.processed_at = r.started_at
+          JOIN gold_runs g ON g.run_id = r.run_id
+          WHERE b.kafka_timestamp >= TIMESTAMP '{cutoff}' AND s.is_valid)
+        SELECT count(*) AS events, percentile_approx(seconds, 0.5) AS p50,
+               percentile_approx(seconds, 0.95) AS p95, max(seconds) AS max FROM latency
+        """
+    ).collect()[0]
+    return {k: (round(float(v), 1) if isinstance(v, float) else v) for k, v in row.asDict().items()}
+
+
 def dq_summary(spark: Any, run_ids: Sequence[str]) -> list[dict[str, Any]]:
     from pyspark.sql import functions as F
 
@@ -780,6 +811,13 @@ def run(options: RunOptions) -> int:
             [(k[0], k[1], *v) for k, v in sorted(per_gate.items())],
         )
 
+        fresh = freshness(platform.spark, datetime.fromtimestamp(platform.run_started_wall, timezone.utc))
+        print(
+            f"\n== Freshness (producer send -> visible in gold): p50 {fresh['p50']} s, p95 {fresh['p95']} s, "
+            f"max {fresh['max']} s over {fresh['events']} events",
+            flush=True,
+        )
+
         for name in ("top_domains", "risk_leaderboard"):
             print(f"\n== gold: {NAMED_QUERIES[name].description}", flush=True)
             df = platform.spark.sql(render(NAMED_QUERIES[name], "lake"))
@@ -809,12 +847,21 @@ def run(options: RunOptions) -> int:
             "accounting": {w: c for w, c, _, _ in rows},
             "ok": ok,
             "cycle_times_s": [e["duration_s"] for e in completed],
+            "freshness_s": fresh,
         }
         record = {
             "summary": summary,
             "cycles": completed,
             "dq_results": dq,
             "executions": report["executions"],
+            "alerts": report["alerts"],
+            "fault": report["fault"],
+            "fault_missed": bool(report.get("fault_missed")),
+            "gold_before": report.get("gold_before"),
+            "gold_after": report.get("gold_after"),
+            "bronze": bronze,
+            "producer": stats,
+            "manifest": manifest,
         }
         runs_dir = data_dir / "runs"
         (runs_dir / f"run-{run_number:04d}.json").write_text(json.dumps(record, indent=2, default=str))
