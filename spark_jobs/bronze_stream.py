@@ -100,6 +100,7 @@ def _offset_lag(progress: Optional[Any]) -> Optional[float]:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the bronze stream until stopped (or until ``--available-now``/``--max-batches``)."""
+    from spark_jobs.bronze.metrics import idle_trigger_data
     from spark_jobs.bronze.writer import BronzeBatchWriter, parse_crash_hook
     from spark_jobs.cli import metrics_for, parse_job_args, session_for
     from spark_jobs.create_tables import create_missing
@@ -139,10 +140,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         stream = stream.trigger(processingTime=f"{trigger_s} seconds")
     query = stream.start()
     print(f"bronze: source={ns.source} checkpoint={ns.checkpoint} trigger={trigger_s}s", flush=True)
+    idle_key: Optional[str] = None
     try:
         while query.isActive:
             query.awaitTermination(1)
-            writer.offset_lag = _offset_lag(query.lastProgress)
+            progress = query.lastProgress
+            writer.offset_lag = _offset_lag(progress)
+            # An idle trigger runs no batch; report "processed 0" so only a dead stream
+            # leaves the stalled alarm without data.
+            idle, idle_key = idle_trigger_data(progress, idle_key, config.env)
+            if idle and writer.sink is not None:
+                for datum in idle:
+                    writer.sink.emit(datum)
+                writer.sink.flush()
             if ns.max_batches and writer.batches_done >= ns.max_batches:
                 query.stop()
         query.awaitTermination()

@@ -83,6 +83,7 @@ _BAD = "_bad"
 _UNREADABLE = "_unreadable"
 _NOT_OBJECT = "_not_object"
 _TRAILING = "_trailing"
+FAST_COLUMN = "_fast"
 
 
 def _field(struct: str, path: Tuple[str, ...]) -> Column:
@@ -191,31 +192,45 @@ def structural_check(value: Column, size: Column, max_bytes: int) -> Column:
 
 
 def fast_path_valid(rules: Tuple[FieldRule, ...], max_bytes: int, value: Column, size: Column) -> Column:
-    """True for the common row that passes every rule, decided with cheap tests only.
+    """True for the common row that passes every rule, decided from the typed parse alone.
 
-    Typed parse without ``_corrupt_record`` (so every long/boolean field has its type),
-    required fields non-null, allowed values, and no string field whose text starts like
-    a number (then matches the number pattern), is a boolean literal or is bracketed.
-    Rows failing this (a few percent) get the full, ordered rule evaluation.
+    Sound, not complete: ``True`` implies :func:`wikistream.events.parse_and_check` finds
+    no rule; a row for which it is ``False`` (a few percent) gets the full, ordered rule
+    evaluation. Typed parse without ``_corrupt_record`` (every long/boolean field has its
+    type), nothing after the object (ends with ``}`` and no ``}`` followed by what cannot
+    follow it outside a string), required fields non-null, allowed values, and no string
+    field whose text starts like a number (then matches the number pattern), is a boolean
+    literal or is bracketed. Only cheap tests: this runs for every row.
     """
-    ok = value.isNotNull() & (size <= F.lit(max_bytes)) & ~F.col(_BAD) & ~F.col(_UNREADABLE)
-    ok = ok & ~F.coalesce(F.col(_TRAILING), F.lit(False))
+    event = F.col(EVENT_COLUMN)
+    ok = value.isNotNull() & (size <= F.lit(max_bytes)) & event.isNotNull()
+    ok = ok & event.getField(CORRUPT_COLUMN).isNull()
+    ok = ok & F.rtrim(value).endswith("}") & ~value.rlike(_SUSPECT_TRAILER)
     for rule in rules:
         text = _field(EVENT_COLUMN, rule.path)
         if rule.required:
             ok = ok & text.isNotNull()
         if rule.allowed:
             ok = ok & text.isin(*rule.allowed)
-        if rule.type == "string":
-            first = F.ascii(text)
-            suspicious = (
-                (first.between(48, 57) | (first == 45)) & text.rlike(_NUMBER)
-                | ((first == 116) | (first == 102)) & text.isin("true", "false")
-                | (first == 123) & text.endswith("}")
-                | (first == 91) & text.endswith("]")
-            )
-            ok = ok & ~F.coalesce(suspicious, F.lit(False))
+    # One lambda over the string fields instead of ~20 inlined copies: the inlined form
+    # made the generated method too big for the JVM to compile (> 8000 bytes of bytecode
+    # run interpreted), which cost more than the whole parse.
+    texts = [_field(EVENT_COLUMN, rule.path) for rule in string_rules(rules)]
+    if texts:
+        ok = ok & ~F.exists(F.array(*texts), _looks_like_token)
     return F.coalesce(ok, F.lit(False))
+
+
+def _looks_like_token(text: Column) -> Column:
+    """The text of a string field reads like a JSON number, boolean, object or array."""
+    first = F.ascii(text)
+    suspicious = (
+        (first.between(48, 57) | (first == 45)) & text.rlike(_NUMBER)
+        | ((first == 116) | (first == 102)) & text.isin("true", "false")
+        | (first == 123) & text.endswith("}")
+        | (first == 91) & text.endswith("]")
+    )
+    return F.coalesce(suspicious, F.lit(False))
 
 
 def with_contract(
@@ -229,15 +244,26 @@ def with_contract(
 
     Expects ``value_col`` (the raw text) and ``size_col`` (its UTF-8 byte length).
     Oversized records are not parsed at all (their rule is decided by size alone).
+
+    Cost shape: one typed parse and the cheap :func:`fast_path_valid` for every row;
+    everything else (the all-string parse, the structural parses, the probes and the ~40
+    ordered rule expressions) sits behind ``CASE WHEN NOT _fast`` and is evaluated only
+    for the few rows that are not plainly valid. Each step is its own projection so the
+    optimizer never inlines a ``from_json`` into the many expressions that read it.
     """
     value = F.col(value_col)
-    oversized = F.col(size_col) > F.lit(max_bytes)
+    size = F.col(size_col)
+    slow = ~F.col(FAST_COLUMN)
     parsed = df.withColumn(
-        EVENT_COLUMN, F.when(~oversized, F.from_json(value, typed_event_schema(rules), JSON_OPTIONS))
-    ).withColumn(_BAD, F.coalesce(F.col(EVENT_COLUMN).getField(CORRUPT_COLUMN).isNotNull(), F.lit(False)))
+        EVENT_COLUMN,
+        F.when(size <= F.lit(max_bytes), F.from_json(value, typed_event_schema(rules), JSON_OPTIONS)),
+    ).withColumn(FAST_COLUMN, fast_path_valid(rules, max_bytes, value, size))
+    parsed = parsed.withColumn(
+        _BAD, slow & F.coalesce(F.col(EVENT_COLUMN).getField(CORRUPT_COLUMN).isNotNull(), F.lit(False))
+    )
     parsed = parsed.withColumn(
         _PRESENT, F.when(F.col(_BAD), F.from_json(value, presence_schema(rules), JSON_OPTIONS))
-    ).withColumns(structural_columns(value))
+    ).withColumns({name: F.when(slow, column) for name, column in structural_columns(value).items()})
     strings = string_rules(rules)
     probes: List[str] = []
     for kind in PROBE_TYPES:
@@ -247,12 +273,53 @@ def with_contract(
             looks_any = one if looks_any is None else (looks_any | one)
         name = _probe_column(kind)
         probes.append(name)
-        condition = F.coalesce(looks_any, F.lit(False)) if looks_any is not None else F.lit(False)
+        condition = slow & F.coalesce(looks_any, F.lit(False)) if looks_any is not None else F.lit(False)
         parsed = parsed.withColumn(
             name, F.when(condition, F.from_json(value, probe_schema(kind, rules), JSON_OPTIONS))
         )
-    checks = [structural_check(value, F.col(size_col), max_bytes)] + [rule_check(r) for r in rules]
-    rule = F.when(~fast_path_valid(rules, max_bytes, value, F.col(size_col)), F.coalesce(*checks))
-    return parsed.withColumn(RULE_COLUMN, rule).drop(
-        _PRESENT, _BAD, _UNREADABLE, _NOT_OBJECT, _TRAILING, *probes
+    checks = [structural_check(value, size, max_bytes)] + [rule_check(r) for r in rules]
+    return parsed.withColumn(RULE_COLUMN, F.when(slow, F.coalesce(*checks))).drop(
+        FAST_COLUMN, _PRESENT, _BAD, _UNREADABLE, _NOT_OBJECT, _TRAILING, *probes
     )
+
+
+def with_parsed_event(
+    df: DataFrame,
+    max_bytes: int,
+    value_col: str = "value_str",
+    size_col: str = "value_size",
+    rules: Tuple[FieldRule, ...] = CONTRACT,
+) -> DataFrame:
+    """Add ``_event`` (the typed parse; null when oversized) and ``_fast`` (:func:`fast_path_valid`).
+
+    The first half of the split contract check; persist the result before
+    :func:`with_failed_rule` (see there why).
+    """
+    value = F.col(value_col)
+    size = F.col(size_col)
+    event = F.when(size <= F.lit(max_bytes), F.from_json(value, typed_event_schema(rules), JSON_OPTIONS))
+    return df.withColumn(EVENT_COLUMN, event).withColumn(
+        FAST_COLUMN, fast_path_valid(rules, max_bytes, value, size)
+    )
+
+
+def with_failed_rule(
+    parsed: DataFrame,
+    max_bytes: int,
+    value_col: str = "value_str",
+    size_col: str = "value_size",
+    rules: Tuple[FieldRule, ...] = CONTRACT,
+) -> DataFrame:
+    """Add ``failed_rule`` to a frame from :func:`with_parsed_event`, dropping ``_fast``.
+
+    Rows on the fast path are valid as they are; only the others (a few percent) go
+    through :func:`with_contract`, so the big rule code never runs on the common row.
+    ``parsed`` must be persisted (the bronze writer caches it per micro-batch): on a lazy
+    plan the optimizer pushes the ``_fast`` filter below the projection and substitutes
+    the ``from_json`` into every one of the ~40 field references of the check.
+    """
+    fast = F.col(FAST_COLUMN)
+    valid = parsed.where(fast).withColumn(RULE_COLUMN, F.lit(None).cast("string"))
+    suspect = parsed.where(~fast).drop(EVENT_COLUMN, FAST_COLUMN)
+    checked = with_contract(suspect, max_bytes, value_col, size_col, rules)
+    return valid.drop(FAST_COLUMN).unionByName(checked)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple
 
 from pyspark.sql import functions as F
 
@@ -87,3 +87,28 @@ def to_data(stats: BatchStats, env: str, now: Optional[float] = None) -> List[Da
     if stats.offset_lag is not None:
         data.append(Datum(names.BRONZE_OFFSET_LAG, float(stats.offset_lag), "Count", dims, ts))
     return data
+
+
+def idle_trigger_data(
+    progress: Optional[Mapping[str, Any]], last_key: Optional[str], env: str, now: Optional[float] = None
+) -> Tuple[List[Datum], Optional[str]]:
+    """Zero-valued records-in/processed data for a completed trigger that read nothing.
+
+    ``foreachBatch`` does not run when a trigger finds no input, so without this an idle
+    but healthy stream would send no data and the "bronze stalled" alarm (missing data
+    is breaching) would fire. ``progress`` is ``StreamingQuery.lastProgress``; a trigger is
+    identified by its ``batchId`` and start ``timestamp`` (idle progress reports repeat
+    the batchId of the next batch, one report per trigger), and reported once: pass back
+    the returned key. Triggers that read rows are left to the writer's own metrics.
+    """
+    if not progress or progress.get("numInputRows") != 0 or progress.get("batchId") is None:
+        return [], last_key
+    key = f"{progress['batchId']}@{progress.get('timestamp', '')}"
+    if key == last_key:
+        return [], last_key
+    ts = time.time() if now is None else now
+    dims = {"Env": env}
+    return [
+        Datum(names.BRONZE_RECORDS_IN, 0.0, "Count", dims, ts),
+        Datum(names.BRONZE_RECORDS_PROCESSED, 0.0, "Count", dims, ts),
+    ], key
