@@ -1,7 +1,13 @@
-"""Shared helpers of the bronze component tests: generated input, landing, reading back."""
+"""Shared helpers of the bronze component tests and ``bench/reliability.py``: generated
+input, landing, running bronze as a subprocess (with kills and the commit crash hook),
+reading back."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -17,6 +23,7 @@ FAULTS = FaultRates.parse(
     "future=0.01,unknown_domain=0.01,oversized=0.001,schema_drift=0.01"
 )
 KAFKA = load_config("local").kafka
+REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -114,3 +121,46 @@ def iceberg_table_arrow(warehouse: Path, identifier: str, columns: Tuple[str, ..
     version = int((meta_dir / "version-hint.text").read_text().strip())
     table = StaticTable.from_metadata(str(meta_dir / f"v{version}.metadata.json"))
     return table.scan(selected_fields=columns).to_arrow()
+
+
+def next_batch_id(checkpoint: Path) -> int:
+    """The id of the next batch bronze will run (a logged but uncommitted one is re-run)."""
+    offsets = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")] if checkpoint.exists() else []
+    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")] if checkpoint.exists() else []
+    if offsets and (not commits or max(offsets) > max(commits)):
+        return max(offsets)
+    return (max(commits) + 1) if commits else 0
+
+
+def run_bronze(
+    data_dir: Path,
+    crash_at: Optional[str] = None,
+    kill_after_s: Optional[float] = None,
+    timeout_s: float = 150,
+) -> int:
+    """One ``bronze_stream --available-now`` subprocess over ``data_dir``; its exit code.
+
+    ``crash_at`` sets the commit crash hook; ``kill_after_s`` SIGKILLs it after that long."""
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
+    if crash_at:
+        env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at
+    cmd = [sys.executable, "-m", "spark_jobs.bronze_stream", "--data-dir", str(data_dir)]
+    cmd += ["--available-now", "--max-files-per-trigger", "1"]
+    log = (data_dir / "bronze.log").open("ab")
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    try:
+        if kill_after_s is not None:
+            try:
+                return proc.wait(timeout=kill_after_s)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                return proc.wait(timeout=30)
+        return proc.wait(timeout=timeout_s)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        log.close()

@@ -10,61 +10,16 @@ from __future__ import annotations
 
 import os
 import random
-import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional
+from typing import List
 
 import pytest
 
-from tests.component.bronze_helpers import KAFKA, build_input, iceberg_table_arrow
+from tests.component.bronze_helpers import KAFKA, build_input, iceberg_table_arrow, next_batch_id, run_bronze
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.spark]
-
-REPO = Path(__file__).resolve().parents[2]
-
-
-def _next_batch_id(checkpoint: Path) -> int:
-    """The id of the next batch bronze will run (a logged but uncommitted one is re-run)."""
-    offsets = [int(p.name) for p in (checkpoint / "offsets").glob("[0-9]*")] if checkpoint.exists() else []
-    commits = [int(p.name) for p in (checkpoint / "commits").glob("[0-9]*")] if checkpoint.exists() else []
-    if offsets and (not commits or max(offsets) > max(commits)):
-        return max(offsets)
-    return (max(commits) + 1) if commits else 0
-
-
-def _run_bronze(
-    data_dir: Path,
-    crash_at: Optional[str] = None,
-    kill_after_s: Optional[float] = None,
-    timeout_s: float = 150,
-) -> int:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
-    if crash_at:
-        env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at
-    cmd = [sys.executable, "-m", "spark_jobs.bronze_stream", "--data-dir", str(data_dir)]
-    cmd += ["--available-now", "--max-files-per-trigger", "1"]
-    log = (data_dir / "bronze.log").open("ab")
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    try:
-        if kill_after_s is not None:
-            try:
-                return proc.wait(timeout=kill_after_s)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                return proc.wait(timeout=30)
-        return proc.wait(timeout=timeout_s)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        log.close()
 
 
 def test_bronze_exactly_once_through_kills(tmp_path: Path) -> None:
@@ -106,15 +61,15 @@ def test_bronze_exactly_once_through_kills(tmp_path: Path) -> None:
     rng = random.Random(5)
     checkpoint = data_dir / "checkpoints" / "bronze"
     outcomes: List[int] = []
-    rc = _run_bronze(data_dir, crash_at=f"{_next_batch_id(checkpoint)}:after_events")
+    rc = run_bronze(data_dir, crash_at=f"{next_batch_id(checkpoint)}:after_events")
     outcomes.append(rc)
     for _ in range(2):
-        outcomes.append(_run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
-    rc = _run_bronze(data_dir, crash_at=f"{_next_batch_id(checkpoint)}:after_dead_letters")
+        outcomes.append(run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
+    rc = run_bronze(data_dir, crash_at=f"{next_batch_id(checkpoint)}:after_dead_letters")
     outcomes.append(rc)
-    outcomes.append(_run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
+    outcomes.append(run_bronze(data_dir, kill_after_s=rng.uniform(12, 20)))
     started = time.monotonic()
-    final = _run_bronze(data_dir, timeout_s=240)
+    final = run_bronze(data_dir, timeout_s=240)
     print("outcomes", outcomes, "final", final, "final run s", round(time.monotonic() - started, 1))
     assert final == 0, (data_dir / "bronze.log").read_text()[-4000:]
     # The commit hooks really fired (exit 137 from os._exit), the kills really killed.
