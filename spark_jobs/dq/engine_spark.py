@@ -94,6 +94,14 @@ def _table_metrics(
             if dupes:
                 found = df.groupBy(*check.columns).count().where(F.col("count") > 1).limit(sample_n).collect()
                 sample = tuple("/".join(str(v) for v in r[:-1]) + f" x{r[-1]}" for r in found)
+            earlier = window.history.get(table)
+            if earlier is not None:
+                keys = list(check.columns)
+                seen = df.select(*keys).distinct().join(earlier.select(*keys), keys, "left_semi")
+                clashes = seen.limit(sample_n).collect()
+                if clashes:
+                    dupes += seen.count()
+                    sample += tuple("/".join(str(v) for v in r) + " (already in table)" for r in clashes)
             out[check.name] = Metric(float(dupes), rows, sample, snapshot_id=snap)
         elif check.type == "row_count":
             out[check.name] = Metric(float(rows), rows, snapshot_id=snap)

@@ -64,6 +64,9 @@ class Window:
     upstream: Dict[str, str] = field(default_factory=dict)
     #: The whole target table at the judged snapshot (silver reconciliation's other side).
     against_target: Optional[DataFrame] = None
+    #: Per table: rows committed *before* the window, pruned to the window's partitions,
+    #: so uniqueness also catches a key that reappears in a later append (bronze).
+    history: Dict[str, DataFrame] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
 
 
@@ -112,7 +115,19 @@ def bronze_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> 
         w.notes.append("bronze table has no snapshot yet")
         w.frames[RAW_EVENTS.identifier] = _empty(spark, fqn)
     else:
-        w.frames[RAW_EVENTS.identifier] = ledger.read_appended(spark, fqn, after, upto)
+        frame = ledger.read_appended(spark, fqn, after, upto)
+        w.frames[RAW_EVENTS.identifier] = frame
+        if after is not None:
+            # Earlier rows of the partitions this window touches: a window key found there
+            # is a duplicate too (bronze must hold each event once), at a cost that follows
+            # the window's partitions, not the table.
+            hours = [
+                (r.event_date, int(r.event_hour))
+                for r in frame.select("event_date", "event_hour").distinct().collect()
+            ]
+            w.history[RAW_EVENTS.identifier] = (
+                _at_snapshot(spark, fqn, after).where(dates_predicate(hours)).where(hours_predicate(hours))
+            )
     return w
 
 
