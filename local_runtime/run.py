@@ -690,7 +690,7 @@ def freshness(spark: Any, since: datetime) -> dict[str, Any]:
           SELECT run_id, max(finished_at) AS finished_at FROM {PIPELINE_RUNS.fqn()}
           WHERE job = 'gold_batch' AND status = 'SUCCEEDED' GROUP BY run_id),
         latency AS (
-          SELECT unix_millis(g.finished_at) / 1000.0 - unix_millis(b.kafka_timestamp) / 1000.0 AS seconds
+          SELECT CAST((unix_millis(g.finished_at) - unix_millis(b.kafka_timestamp)) / 1000.0 AS DOUBLE) AS seconds
           FROM {SILVER_EVENTS.fqn()} s
           JOIN {RAW_EVENTS.fqn()} b ON s.event_id = b.event_id
           JOIN silver_runs r ON s.processed_at = r.started_at
