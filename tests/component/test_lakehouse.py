@@ -53,23 +53,16 @@ def test_insert_merge_and_time_travel(empty_lake: Any) -> None:
 
 
 def _append_results(spark: Any, run_ids: list[str]) -> int:
-    rows = [
-        (
-            r,
-            "bronze",
-            "c",
-            "completeness",
-            "ERROR",
-            "PASS",
-            1.0,
-            "1",
-            1,
-            None,
-            None,
-            datetime.now(timezone.utc),
-        )
-        for r in run_ids
-    ]
+    values = {
+        "layer": "bronze",
+        "check_name": "c",
+        "check_type": "completeness",
+        "level": "ERROR",
+        "status": "PASS",
+        "rows_tested": 1,
+        "evaluated_at": datetime.now(timezone.utc),
+    }
+    rows = [tuple({**values, "run_id": r}.get(c) for c in DQ_RESULTS.column_names) for r in run_ids]
     spark.createDataFrame(rows, spark.table(DQ_RESULTS.fqn()).schema).writeTo(DQ_RESULTS.fqn()).append()
     return ledger.current_snapshot_id(spark, DQ_RESULTS.fqn())  # type: ignore[return-value]
 
