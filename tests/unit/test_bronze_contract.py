@@ -150,6 +150,21 @@ def test_split_contract_path_matches_python_contract(spark: Any) -> None:
     assert fast >= 0.5 * oracle.count(None)
 
 
+def test_contract_expressions_are_built_once_and_reused_across_batches(spark: Any) -> None:
+    # Given: the contract steps built for one micro-batch.
+    from spark_jobs.bronze.contract import contract_steps
+
+    first = contract_steps(MAX_BYTES, "value_str", "value_size", CONTRACT)
+    # When: the next batch (or the fast-path parse) asks for them again.
+    again = contract_steps(MAX_BYTES, "value_str", "value_size", CONTRACT)
+    other = contract_steps(MAX_BYTES + 1, "value_str", "value_size", CONTRACT)
+    # Then: the same Column objects come back (no ~9,000 Py4J calls per batch), and a
+    # different size limit gets its own expressions (its limit is a literal inside them).
+    assert again is first
+    assert other is not first
+    assert [list(step) for step in first[0]][:2] == [["_event"], ["_fast"]]
+
+
 def test_event_schema_is_derived_from_the_contract() -> None:
     from pyspark.sql import types as T
 
