@@ -673,31 +673,43 @@ def reconcile(
 
 
 def freshness(spark: Any, since: datetime) -> dict[str, Any]:
-    """Seconds from the producer sending an event (its Kafka timestamp) to the end of the
-    gold run that published it, over events sent since ``since``: p50, p95, max.
+    """Seconds from the producer sending an event (its Kafka timestamp) to the commit that
+    made it visible in gold.hourly_stats, over events sent since ``since``: p50, p95, max.
 
     Silver stamps each row with its run's start (``processed_at``); the gold run of the
-    same cycle (run id) is when the event became visible in gold.hourly_stats.
+    same cycle (run id) records the hourly_stats snapshot it committed
+    (``details.output_snapshots``), whose commit time is when the event appeared there.
+    A gold run without that record counts until the run finished (later, never earlier).
     """
-    from wikistream.catalogue import PIPELINE_RUNS, RAW_EVENTS, SILVER_EVENTS
+    from wikistream.catalogue import HOURLY_STATS, PIPELINE_RUNS, RAW_EVENTS, SILVER_EVENTS
 
     cutoff = since.strftime("%Y-%m-%d %H:%M:%S")
     row = spark.sql(
         f"""
         WITH silver_runs AS (
           SELECT run_id, started_at FROM {PIPELINE_RUNS.fqn()} WHERE job = 'silver_batch' AND status = 'SUCCEEDED'),
+        gold_commits AS (
+          SELECT run_id, finished_at,
+                 CAST(get_json_object(details, "$.output_snapshots['{HOURLY_STATS.identifier}']") AS BIGINT)
+                   AS hourly_snapshot
+          FROM {PIPELINE_RUNS.fqn()} WHERE job = 'gold_batch' AND status = 'SUCCEEDED'),
         gold_runs AS (
-          SELECT run_id, max(finished_at) AS finished_at FROM {PIPELINE_RUNS.fqn()}
-          WHERE job = 'gold_batch' AND status = 'SUCCEEDED' GROUP BY run_id),
+          SELECT c.run_id, max(coalesce(h.committed_at, c.finished_at)) AS finished_at
+          FROM gold_commits c LEFT JOIN {HOURLY_STATS.fqn()}.snapshots h ON h.snapshot_id = c.hourly_snapshot
+          GROUP BY c.run_id),
+        first_sent AS (
+          -- An event_id bronze holds twice (an injected fault) still counts once: first send.
+          SELECT event_id, min(kafka_timestamp) AS sent FROM {RAW_EVENTS.fqn()} GROUP BY event_id),
         latency AS (
-          SELECT CAST((unix_millis(g.finished_at) - unix_millis(b.kafka_timestamp)) / 1000.0 AS DOUBLE) AS seconds
+          SELECT CAST((unix_millis(g.finished_at) - unix_millis(b.sent)) / 1000.0 AS DOUBLE) AS seconds
           FROM {SILVER_EVENTS.fqn()} s
-          JOIN {RAW_EVENTS.fqn()} b ON s.event_id = b.event_id
+          JOIN first_sent b ON s.event_id = b.event_id
           JOIN silver_runs r ON s.processed_at = r.started_at
           JOIN gold_runs g ON g.run_id = r.run_id
-          WHERE b.kafka_timestamp >= TIMESTAMP '{cutoff}' AND s.is_valid)
+          WHERE b.sent >= TIMESTAMP '{cutoff}' AND s.is_valid)
         SELECT count(*) AS events, percentile_approx(seconds, 0.5) AS p50,
-               percentile_approx(seconds, 0.95) AS p95, max(seconds) AS max FROM latency
+               percentile_approx(seconds, 0.95) AS p95, min(seconds) AS min,
+               max(seconds) AS max FROM latency
         """
     ).collect()[0]
     return {k: (round(float(v), 1) if isinstance(v, float) else v) for k, v in row.asDict().items()}
