@@ -40,6 +40,7 @@ MATRIX = [
     ("duplicate_event_id", "bronze", "raw_events.event_id.unique", FAIL),
     ("unknown_event_type", "bronze", "raw_events.event_type.allowed", FAIL),
     ("hour_out_of_range", "bronze", "raw_events.event_hour.range", FAIL),
+    ("blank_raw_payload", "bronze", "raw_events.raw_payload.complete", FAIL),
     ("stale_data", "bronze", "raw_events.freshness", WARN),
     ("negative_length_wrong_delta", "silver", "events.length_delta_consistent", FAIL),
     ("silver_bronze_mismatch", "silver", "events.reconciles_with_bronze", FAIL),
@@ -268,6 +269,9 @@ def run_cycle(spark: Any, fault: Optional[str], data_dir: Path) -> dict[str, Any
         extra.append(_bronze_row(51, "en.wikipedia.org", NOW - timedelta(minutes=30), event_type="vandalism"))
     if fault == "hour_out_of_range":
         extra.append(_bronze_row(52, "en.wikipedia.org", NOW - timedelta(minutes=30), event_hour=25))
+    if fault == "blank_raw_payload":
+        # Not NULL, so the column's null count is 0: only the scan can see it is blank.
+        extra.append(_bronze_row(53, "en.wikipedia.org", NOW - timedelta(minutes=30), raw_payload="   "))
     _insert(spark, cat.RAW_EVENTS, bronze + extra)
     s1 = ledger.current_snapshot_id(spark, bronze_fqn)
 

@@ -1,6 +1,8 @@
 """Spark engine: every metric of a suite in as few passes as possible.
 
-Per table of the window, ONE ``df.agg(...)`` computes the row count, every row-level
+Completeness checks that the window's Iceberg file statistics prove clean are not
+measured by reading the column (:mod:`spark_jobs.dq.stats`). Then, per table of the
+window, ONE ``df.agg(...)`` computes the row count, every other row-level
 violation count (``sum(case when <violation> ...)``), exact uniqueness
 (non-null keys minus ``count(DISTINCT key)``) and the newest event time. Only then, and
 only for checks that failed, a second small query samples failing keys
@@ -15,10 +17,11 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from spark_jobs.dq.checks import ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
 from spark_jobs.dq.evaluate import Metric
+from spark_jobs.dq.stats import FileStats, proves_complete, total_records
 from spark_jobs.dq.window import Window, hours_predicate
 from wikistream.catalogue import HOURLY_STATS
 
@@ -72,14 +75,54 @@ def _sample_rows(df: DataFrame, table: str, predicate: str, n: int) -> Tuple[str
     return tuple("/".join("null" if v is None else str(v) for v in r) for r in rows)
 
 
+def _proven_complete(checks: Sequence[Check], stats: Optional[Sequence[FileStats]]) -> List[Check]:
+    """Completeness checks the window's file statistics prove clean (see :mod:`.stats`)."""
+    if not stats:
+        return []
+    return [
+        c
+        for c in checks
+        if c.type == "completeness" and proves_complete(stats, c.columns[0], bool(c.params.get("string")))
+    ]
+
+
 def _table_metrics(
     df: DataFrame, table: str, checks: Sequence[Check], window: Window, sample_n: int
 ) -> Dict[str, Metric]:
+    stats = window.file_stats.get(table)
+    proven = _proven_complete(checks, stats)
+    scanned = [c for c in checks if c not in proven]
+    row = _aggregate(df, scanned)
+    rows = int(row["rows"])
+    snap = window.snapshots.get(table)
+    if proven and stats is not None and total_records(stats) != rows:
+        # The statistics do not describe exactly the rows read: measure those checks too.
+        scanned, proven = list(checks), []
+        row = _aggregate(df, scanned)
+    out = _scanned_metrics(df, table, scanned, row, rows, window, sample_n)
+    for check in proven:
+        note = f"proved from Iceberg column statistics of {len(stats or ())} data file(s); column not read"
+        out[check.name] = Metric(0.0, rows, note=note, snapshot_id=snap)
+    return out
+
+
+def _aggregate(df: DataFrame, checks: Sequence[Check]) -> Any:
+    exprs = table_aggregations(checks)
+    return df.agg(*[e.alias(a) for a, e in exprs]).collect()[0]
+
+
+def _scanned_metrics(
+    df: DataFrame,
+    table: str,
+    checks: Sequence[Check],
+    row: Any,
+    rows: int,
+    window: Window,
+    sample_n: int,
+) -> Dict[str, Metric]:
+    """Metrics of ``checks`` from their aggregation ``row`` (aliases from :func:`table_aggregations`)."""
     from pyspark.sql import functions as F
 
-    exprs = table_aggregations(checks)
-    row = df.agg(*[e.alias(a) for a, e in exprs]).collect()[0]
-    rows = int(row["rows"])
     snap = window.snapshots.get(table)
     out: Dict[str, Metric] = {}
     for i, check in enumerate(checks):

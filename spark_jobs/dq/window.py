@@ -30,6 +30,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from spark_jobs import ledger
+from spark_jobs.dq.stats import FileStats, window_file_stats
 from wikistream.catalogue import DAILY_SUMMARY, HOURLY_STATS, RAW_EVENTS, RISK_SCORES, SILVER_EVENTS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -67,6 +68,9 @@ class Window:
     #: Per table: rows committed *before* the window, pruned to the window's partitions,
     #: so uniqueness also catches a key that reappears in a later append (bronze).
     history: Dict[str, DataFrame] = field(default_factory=dict)
+    #: Per table: statistics of exactly the data files the window's frame reads (bronze),
+    #: from which completeness can be proved without reading the column.
+    file_stats: Dict[str, List[FileStats]] = field(default_factory=dict)
     notes: List[str] = field(default_factory=list)
 
 
@@ -117,6 +121,9 @@ def bronze_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> 
     else:
         frame = ledger.read_appended(spark, fqn, after, upto)
         w.frames[RAW_EVENTS.identifier] = frame
+        if after != upto:
+            required = [c.name for c in RAW_EVENTS.columns if c.required]
+            w.file_stats[RAW_EVENTS.identifier] = window_file_stats(spark, fqn, after, upto, required)
         if after is not None:
             # Earlier rows of the partitions this window touches: a window key found there
             # is a duplicate too (bronze must hold each event once), at a cost that follows
