@@ -825,7 +825,7 @@ def run(options: RunOptions) -> int:
 
         fresh = freshness(platform.spark, datetime.fromtimestamp(platform.run_started_wall, timezone.utc))
         print(
-            f"\n== Freshness (producer send -> visible in gold): p50 {fresh['p50']} s, p95 {fresh['p95']} s, "
+            f"\n== Freshness (producer send -> gold.hourly_stats commit): p50 {fresh['p50']} s, p95 {fresh['p95']} s, "
             f"max {fresh['max']} s over {fresh['events']} events",
             flush=True,
         )
