@@ -235,7 +235,7 @@ _ENV_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     "local": {
         # Bronze trigger 8 s: on 2 cores the bronze JVM and the batch JVM share the CPU, and
         # a shorter trigger keeps bronze busy all the time, which slows every cycle. Freshness
-        # p95 at 500 ev/s, measured: 2 s -> 82 s, 5 s -> 64 s, 8 s -> 50/55 s, 12 s -> 55 s.
+        # p95 at 500 ev/s, measured: 2 s -> 82 s, 5 s -> 64 s, 8 s -> 50-64 s (4 runs), 12 s -> 55 s.
         "pipeline": {"cycle_wait_seconds": 5, "bronze_trigger_seconds": 8},
         "kafka": {"partitions": 4, "replication_factor": 1},
         "retain_data": False,
