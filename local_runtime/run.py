@@ -674,7 +674,7 @@ def reconcile(
 
 def freshness(spark: Any, since: datetime) -> dict[str, Any]:
     """Seconds from the producer sending an event (its Kafka timestamp) to the commit that
-    made it visible in gold.hourly_stats, over events sent since ``since``: p50, p95, max.
+    made it visible in gold.hourly_stats, over events sent since ``since``: p50, p95, min, max.
 
     Silver stamps each row with its run's start (``processed_at``); the gold run of the
     same cycle (run id) records the hourly_stats snapshot it committed
