@@ -38,12 +38,12 @@ def _counts(spark: Any) -> Dict[str, int]:
 
 def run(batches: int = 200) -> Dict[str, Any]:
     """Fragment, maintain, measure; the throw-away lakehouse is deleted afterwards."""
+    from bench.maintenance_scenario import append_batch
     from local_runtime.jars import ensure_jars
     from spark_jobs import maintenance
     from spark_jobs.cli import parse_job_args
     from spark_jobs.create_tables import create_missing
     from spark_jobs.session import LocalTarget, build_session
-    from tests.component.test_maintenance import append_batch
 
     root = Path(tempfile.mkdtemp(prefix="maintenance-bench-"))
     spark = build_session(

@@ -561,9 +561,8 @@ def reset_lake(spark: Any) -> None:
 
 def maintenance_conflict(spark: Any, batches: int, work: Path) -> ScenarioResult:
     """Scenario 4: compaction + manifest rewrite + expiry while a writer keeps appending."""
+    from bench.maintenance_scenario import BRONZE, append_batch, maintain_during_appends
     from spark_jobs import maintenance as m
-    from tests.component.test_maintenance import BRONZE, WRITER_PAUSE_S, append_batch
-    from wikistream.config import load_config
 
     reset_lake(spark)
     expected: List[str] = []
@@ -574,41 +573,8 @@ def maintenance_conflict(spark: Any, batches: int, work: Path) -> ScenarioResult
         "WHERE event_id LIKE 'pre-%' GROUP BY event_date, event_hour ORDER BY 1, 2"
     )
     before = [tuple(r) for r in spark.sql(probe).collect()]
-    written: List[str] = []
-    writer_retries: List[int] = []
-    errors: List[BaseException] = []
-    stop = threading.Event()
-
-    def writer() -> None:
-        batch = 0
-        while not stop.is_set() or batch < 3:
-            try:
-                ids, retries = m.with_retries(
-                    lambda b=batch: append_batch(spark, "conc", b, hours=2), base_s=0.2
-                )
-            except Exception as exc:
-                errors.append(exc)
-                return
-            written.extend(ids)
-            writer_retries.append(retries)
-            batch += 1
-            stop.wait(WRITER_PAUSE_S)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    time.sleep(1.0)
-    policy = replace(load_config("local").lakehouse, snapshot_retention_hours=0, min_snapshots_to_keep=3)
-    steps = m.plan_table(
-        BRONZE,
-        m.table_properties(spark, BRONZE),
-        policy,
-        "local",
-        datetime.now(timezone.utc),
-        requested=[m.COMPACT, m.MANIFESTS, m.EXPIRE],
-    )
-    report = m.maintain_table(spark, steps, attempts=6, base_s=0.5)
-    stop.set()
-    thread.join(timeout=120)
+    run = maintain_during_appends(spark)
+    report, written, writer_retries, errors = run.report, run.written, run.writer_retries, run.errors
     expected += written
     got = [r[0] for r in spark.sql(f"SELECT event_id FROM {BRONZE}").collect()]
     after = [tuple(r) for r in spark.sql(probe).collect()]

@@ -12,25 +12,16 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
-from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
+from bench.maintenance_scenario import BRONZE, append_batch, maintain_during_appends, pre_state
 from spark_jobs import maintenance as m
-from wikistream.catalogue import RAW_EVENTS, SILVER_EVENTS
+from wikistream.catalogue import SILVER_EVENTS
 from wikistream.config import load_config
-
-BRONZE = RAW_EVENTS.fqn()
-START = datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)
-HOURS = 10
-#: Pause between the concurrent writer's appends: the local bronze trigger is 2 s (60 s on
-#: AWS). Back-to-back appends on 2 shared cores starve the compaction commit instead.
-WRITER_PAUSE_S = 1.0
-
 
 # --------------------------------------------------------------------------- unit
 
@@ -125,82 +116,6 @@ def test_plan_uses_table_target_size_config_retention_and_mor_only_delete_rewrit
 # --------------------------------------------------------------------------- component
 
 
-def _lit(value: object) -> str:
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, datetime):
-        return "TIMESTAMP '" + value.strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
-    if isinstance(value, date):
-        return f"DATE '{value.isoformat()}'"
-    if isinstance(value, str):
-        return "'" + value.replace("'", "''") + "'"
-    return str(value)
-
-
-def _row(event_id: str, when: datetime, offset: int) -> str:
-    values = {
-        "event_id": event_id,
-        "rc_id": offset,
-        "event_type": "edit",
-        "namespace": 0,
-        "title": f"T{offset}",
-        "domain": "en.wikipedia.org",
-        "wiki": "enwiki",
-        "user_name": None if offset % 7 == 0 else f"u{offset % 11}",
-        "is_bot": offset % 3 == 0,
-        "is_minor": False,
-        "is_patrolled": None,
-        "length_old": offset,
-        "length_new": offset * 2,
-        "revision_old": None,
-        "revision_new": offset,
-        "comment": "c",
-        "log_type": None,
-        "log_action": None,
-        "server_name": "en.wikipedia.org",
-        "event_time": when,
-        "event_date": when.date(),
-        "event_hour": when.hour,
-        "ingest_time": when,
-        "kafka_topic": "t",
-        "kafka_partition": offset % 4,
-        "kafka_offset": offset,
-        "kafka_timestamp": when,
-        "raw_payload": "{}",
-    }
-    return "(" + ", ".join(_lit(values[c]) for c in RAW_EVENTS.column_names) + ")"
-
-
-def append_batch(spark, prefix: str, batch: int, hours: int = HOURS, per_hour: int = 2) -> list:
-    """One INSERT (one append snapshot) with ``per_hour`` rows in each of ``hours`` hours."""
-    ids, rows = [], []
-    for h in range(hours):
-        for k in range(per_hour):
-            eid = f"{prefix}-{batch}-{h}-{k}"
-            ids.append(eid)
-            offset = batch * 100 + h * 10 + k
-            rows.append(_row(eid, START + timedelta(hours=h, seconds=offset), offset))
-    spark.sql(f"INSERT INTO {BRONZE} VALUES {', '.join(rows)}")
-    return ids
-
-
-def pre_state(spark):
-    """Query results over the pre-existing rows, and how many files hold them."""
-    result = sorted(
-        tuple(r)
-        for r in spark.sql(
-            f"SELECT event_date, event_hour, count(*), sum(hash(*)), count(user_name) FROM {BRONZE} "
-            "WHERE event_id LIKE 'pre-%' GROUP BY event_date, event_hour"
-        ).collect()
-    )
-    files = spark.sql(f"SELECT count(DISTINCT _file) FROM {BRONZE} WHERE event_id LIKE 'pre-%'").collect()[0][
-        0
-    ]
-    return result, files
-
-
 @pytest.mark.spark
 def test_compaction_during_concurrent_appends_keeps_results_and_loses_nothing(empty_lake) -> None:
     spark = empty_lake
@@ -214,38 +129,11 @@ def test_compaction_during_concurrent_appends_keeps_results_and_loses_nothing(em
 
     # When maintenance (compaction, manifests, expiry with 0 h retention) runs while a
     # second thread keeps appending to the same partitions
-    written, stop, errors = [], threading.Event(), []
-
-    def writer() -> None:
-        batch = 0
-        while not stop.is_set() or batch < 3:
-            try:
-                ids, _ = m.with_retries(lambda b=batch: append_batch(spark, "conc", b, hours=2), base_s=0.2)
-                written.extend(ids)
-            except Exception as exc:
-                errors.append(exc)
-                return
-            batch += 1
-            stop.wait(WRITER_PAUSE_S)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    time.sleep(1.0)  # let the writer get going first
-    policy = replace(load_config("local").lakehouse, snapshot_retention_hours=0, min_snapshots_to_keep=3)
-    steps = m.plan_table(
-        BRONZE,
-        m.table_properties(spark, BRONZE),
-        policy,
-        "local",
-        datetime.now(timezone.utc),
-        requested=[m.COMPACT, m.MANIFESTS, m.EXPIRE],
-    )
-    report = m.maintain_table(spark, steps, attempts=6, base_s=0.5)
-    stop.set()
-    thread.join(timeout=120)
+    run = maintain_during_appends(spark)
+    report, written = run.report, run.written
 
     # Then: the pre-existing rows sit in <= 5 % of the files, with identical results
-    assert not errors and not thread.is_alive()
+    assert not run.errors and not run.writer_alive
     assert [report.steps[s]["status"] for s in (m.COMPACT, m.MANIFESTS, m.EXPIRE)] == ["ok"] * 3, report.steps
     after_result, after_files = pre_state(spark)
     assert after_files <= before_files * 0.05, (before_files, after_files, report.steps)
@@ -257,7 +145,7 @@ def test_compaction_during_concurrent_appends_keeps_results_and_loses_nothing(em
     assert report.before["data_files"] >= 200 and report.after["data_files"] < report.before["data_files"]
     assert report.steps[m.COMPACT]["rewritten_data_files_count"] > 0
     kept = {r[0] for r in spark.sql(f"SELECT snapshot_id FROM {BRONZE}.snapshots").collect()} & old_snapshots
-    assert len(old_snapshots) == 20 and len(kept) <= policy.min_snapshots_to_keep
+    assert len(old_snapshots) == 20 and len(kept) <= run.policy.min_snapshots_to_keep
 
 
 @pytest.mark.spark
