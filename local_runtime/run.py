@@ -426,10 +426,12 @@ class LocalPlatform:
 
         from local_runtime.faults import FAULTS, gold_snapshots
         from local_runtime.sfn_local import local_emr_serverless
+        from stacks.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
 
         # moto's ASL interpreter logs IsPresent checks on absent paths as errors; they are not.
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        region = "us-east-1"
+        # The same placeholder region/account the synthesized definition was resolved with.
+        region = PSEUDO["AWS::Region"]
         report: dict[str, Any] = {"executions": [], "alerts": [], "fault": None}
         with (
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
@@ -447,7 +449,7 @@ class LocalPlatform:
             machine = sfn.create_state_machine(
                 name=f"{self.config.prefix}-pipeline",
                 definition=json.dumps(localize_definition(definition, topic)),
-                roleArn="arn:aws:iam::123456789012:role/local-states",
+                roleArn=f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/local-states",
             )["stateMachineArn"]
             sfn.start_execution(
                 stateMachineArn=machine,
