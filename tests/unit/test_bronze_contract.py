@@ -59,6 +59,12 @@ EDGE_LINES: List[str] = [
     _variant(namespace=-1, user="~2026-50211-05"),
     _variant(title="true", comment="{x}"),
     _variant(title=1984),
+    # Text at the edges of the "starts like a number" byte range, as strings and as numbers.
+    _variant(title="-5", comment="9 lives"),
+    _variant(title=-5),
+    _variant(title=-0.5e3),
+    _variant(title=".5", comment="/x"),
+    _variant(title="", comment=":)"),
     _variant(user=["a"]),
     _variant(comment={"a": 1}),
     _variant(bot="false"),
