@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, List, Mapping, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple
 
 from pyspark.sql import functions as F
 
@@ -23,6 +23,13 @@ from wikistream.metrics import Datum
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column
+
+#: The writer's phases, timed in :attr:`BatchStats.phase_s`: parse + contract + cache +
+#: the stats aggregation, then each insert-only MERGE (including its Iceberg commit).
+PHASE_CLASSIFY = "classify"
+PHASE_MERGE_EVENTS = "merge_events"
+PHASE_MERGE_DEAD_LETTERS = "merge_dead_letters"
+PHASES = (PHASE_CLASSIFY, PHASE_MERGE_EVENTS, PHASE_MERGE_DEAD_LETTERS)
 
 
 @dataclass
@@ -41,6 +48,8 @@ class BatchStats:
     min_kafka_date: Optional[date] = None
     duration_s: float = 0.0
     offset_lag: Optional[float] = None
+    #: Seconds per phase of :data:`PHASES` (a MERGE with nothing to insert is absent).
+    phase_s: Dict[str, float] = field(default_factory=dict)
 
     @property
     def duplicates_dropped(self) -> int:

@@ -18,6 +18,7 @@ pytestmark = pytest.mark.spark
 def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     empty_lake: Any, tmp_path: Path
 ) -> None:
+    from spark_jobs.bronze.metrics import PHASE_CLASSIFY, PHASE_MERGE_DEAD_LETTERS, PHASE_MERGE_EVENTS
     from spark_jobs.bronze.source import landed_files_stream
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
@@ -81,6 +82,12 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
         assert added_by_snapshot[commit["snapshot_id"]] <= batch_partitions
         assert int(summary["added-records"]) == stats.written
         total_written += stats.written
+        # The phase timings cover the batch: each phase that ran, none longer than the batch.
+        ran = {PHASE_CLASSIFY, PHASE_MERGE_EVENTS} | (
+            {PHASE_MERGE_DEAD_LETTERS} if stats.dead_lettered else set()
+        )
+        assert set(stats.phase_s) == ran
+        assert 0 < sum(stats.phase_s.values()) <= stats.duration_s
     assert total_written == len(expected.valid_ids)
     assert multi_partition_batches >= 2  # late events make batches span several partitions
     all_partitions = {(r.event_date, r.event_hour) for r in spark.table(RAW_EVENTS.fqn()).collect()}
