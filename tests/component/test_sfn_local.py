@@ -169,3 +169,25 @@ def test_a_job_that_outlives_its_timeout_fails_the_state(aws: None) -> None:
         assert any(
             e["type"] == "TaskTimedOut" or "States.Timeout" in json.dumps(e, default=str) for e in history
         )
+
+
+def test_executor_wait_returns_when_the_run_ends_and_honours_its_timeout() -> None:
+    import threading
+
+    from local_runtime.sfn_local import TERMINAL_STATES, JobExecutor
+
+    # Given: a job that runs until the test releases it.
+    release = threading.Event()
+    executor = JobExecutor(lambda request: release.wait(60))
+    try:
+        run = executor.submit({"Name": "held", "JobDriver": {"SparkSubmit": {"EntryPoint": "x.py"}}})
+        # When/Then: a short wait on the running job gives it back unfinished.
+        assert executor.wait(run.request.job_run_id, 0.05).state not in TERMINAL_STATES
+        assert not run.ended.is_set()
+        # When: the job finishes; Then: the wait sees the end (the run is marked ended).
+        release.set()
+        ended = executor.wait(run.request.job_run_id, 60)
+        assert ended.state == "SUCCESS" and ended.ended.is_set()
+    finally:
+        release.set()
+        executor.close()
