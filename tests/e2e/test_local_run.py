@@ -103,6 +103,14 @@ def test_freshness_covers_every_valid_event_and_is_causal(
     assert fresh["events"] == sum(1 for v in silver.to_pylist() if v) > 0
     # ...measured from its send to a later hourly_stats commit of the same cycle.
     assert 0 < fresh["min"] <= fresh["p50"] <= fresh["p95"] <= fresh["max"] < 900
+    # The steady-state subset (events sent after the first commit; none when the replay
+    # finished first) is a part of the whole, with its p95 inside the whole's range.
+    after = fresh["events_after_first_cycle"]
+    assert 0 <= after <= fresh["events"]
+    if after:
+        assert fresh["min"] <= fresh["p95_after_first_cycle"] <= fresh["max"]
+    else:
+        assert fresh["p95_after_first_cycle"] is None
 
 
 def test_the_faulty_cycle_alerted_halted_and_left_gold_untouched(
