@@ -7,12 +7,13 @@ service override for ``emr-serverless`` that runs the job *locally* instead:
 
 * ``startJobRun`` hands the request to a :class:`JobExecutor` (one worker thread, one
   long-lived Spark session: no fresh JVM per state) and returns an EMR-shaped response;
-* the ``.sync`` resolver polls the executor like Step Functions polls ``GetJobRun`` (each
-  poll waits up to :data:`RESOLVE_WAIT_S` for the run to end, so a finished job is seen
-  at once rather than at moto's next fixed 0.5 s poll; over ~6 job states per cycle that
-  was ~1.5 s of idle time per cycle) and fails the task with ``States.TaskFailed`` and an EMR-shaped ``Cause`` (a JSON job run
+* the ``.sync`` resolver polls the executor like Step Functions polls ``GetJobRun`` and
+  fails the task with ``States.TaskFailed`` and an EMR-shaped ``Cause`` (a JSON job run
   whose ``stateDetails`` carries the job's error) when the job fails — so the
-  definition's Retry/Catch paths behave as on AWS; ``TimeoutSeconds`` applies.
+  definition's Retry/Catch paths behave as on AWS; ``TimeoutSeconds`` applies. Each poll
+  waits up to :data:`RESOLVE_WAIT_S` for the run to end, so a finished job is seen at
+  once rather than at moto's next fixed 0.5 s poll (over ~6 job states that idled about
+  1.5 s per cycle).
 
 This relies on moto internals (``state_task_factory.state_task_service_for``), which is
 why moto is pinned exactly in requirements-dev.txt and this adapter has its own tests.
