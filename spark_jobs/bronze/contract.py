@@ -22,12 +22,14 @@ throughput):
 
 Spark's parser is put into strict mode (no single quotes) to match Python's ``json``.
 Spark's parser also stops at the end of the first top-level value, where Python rejects
-any text after it (two messages glued together, ``{...}{...}``). Outside strings, a
-``}`` can only be followed by whitespace, ``,``, ``}`` or ``]``, and a document that is
-an object ends with ``}``; rows breaking either (rare: only some text inside strings
-does) are re-parsed wrapped in ``[...]``, which is one element only if nothing followed
-the object. Known remaining difference: a stray ``}`` or ``]`` right after a complete
-object (``{...}}``) is accepted by Spark and rejected by Python.
+any text after it (two messages glued together, ``{...}{...}`` or ``{...},{...}``, or a
+stray ``}``). Spark's JSON functions all stop there, so no single wrapping can tell: the
+text is counted as array elements twice (:func:`single_value`), wrapped as ``[text]``
+(one element only if nothing but ``]`` or whitespace follows the first value) and as
+``[text,0]`` (two elements only if the array did not close right after that value). Both
+hold exactly when the text is one JSON value and whitespace. The fast path counts with
+``json_array_length`` (it only counts tokens); the rule evaluation counts with a strict
+``from_json``, which also reads ``NaN`` as Python does.
 
 Python 3.9-compatible.
 """
@@ -36,7 +38,7 @@ from __future__ import annotations
 
 import operator
 from functools import reduce
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Tuple
 
 from pyspark.sql import functions as F
 
@@ -71,8 +73,6 @@ JSON_OPTIONS: Dict[str, str] = {
 }
 
 _NUMBER = r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?$"
-#: A ``}`` followed by what cannot follow it outside a string (see module docstring).
-_SUSPECT_TRAILER = r"\}\s*[^\s,\]\}]"
 _SCALAR_JSON = (
     r'^\s*(-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?|true|false|null|NaN|-?Infinity|"([^"\\]|\\.)*")\s*$'
 )
@@ -174,13 +174,29 @@ def structural_columns(value: Column) -> Dict[str, Column]:
     )
     is_array = F.trim(value).startswith("[") & F.from_json(value, "array<string>", JSON_OPTIONS).isNotNull()
     not_object = is_array | value.rlike(_SCALAR_JSON)
-    suspect = value.rlike(_SUSPECT_TRAILER) | ~F.rtrim(value).endswith("}")
-    wrapped = F.from_json(F.concat(F.lit("["), value, F.lit("]")), "array<string>", JSON_OPTIONS)
     return {
         _UNREADABLE: F.coalesce(unreadable, F.lit(True)),
         _NOT_OBJECT: F.when(unreadable, not_object),
-        _TRAILING: F.when(~unreadable & suspect, F.coalesce(F.size(wrapped) != 1, F.lit(True))),
+        _TRAILING: F.when(~unreadable, ~single_value(value, _strict_count)),
     }
+
+
+def single_value(value: Column, count: Callable[[Column], Column]) -> Column:
+    """The text is one JSON value, with nothing but whitespace around it.
+
+    ``count`` gives the number of elements of a JSON array text (null if unreadable).
+    ``[text]`` has one element when the first value is followed by nothing, or by ``]``
+    (the parser stops at the array's end); ``[text,0]`` has two only when the array did
+    not end right after the first value, which rules the ``]`` case out.
+    """
+    alone = count(F.concat(F.lit("["), value, F.lit("]"))) == 1
+    before_sentinel = count(F.concat(F.lit("["), value, F.lit(",0]"))) == 2
+    return F.coalesce(alone & before_sentinel, F.lit(False))
+
+
+def _strict_count(array_text: Column) -> Column:
+    """Elements of a JSON array text, parsed as strictly as the typed parse (-1 if unreadable)."""
+    return F.size(F.from_json(array_text, "array<string>", JSON_OPTIONS))
 
 
 def structural_check(value: Column, size: Column, max_bytes: int) -> Column:
@@ -202,15 +218,18 @@ def fast_path_valid(rules: Tuple[FieldRule, ...], max_bytes: int, value: Column,
     Sound, not complete: ``True`` implies :func:`wikistream.events.parse_and_check` finds
     no rule; a row for which it is ``False`` (a few percent) gets the full, ordered rule
     evaluation. Typed parse without ``_corrupt_record`` (every long/boolean field has its
-    type), nothing after the object (ends with ``}`` and no ``}`` followed by what cannot
-    follow it outside a string), required fields non-null, allowed values, and no string
-    field whose text starts like a number (then matches the number pattern), is a boolean
-    literal or is bracketed. Only cheap tests: this runs for every row.
+    type), nothing after the object (:func:`single_value`), required fields non-null,
+    allowed values, and no string field whose text starts like a number (then matches
+    the number pattern), is a boolean literal or is bracketed. Only cheap tests: this
+    runs for every row.
     """
     event = F.col(EVENT_COLUMN)
     ok = value.isNotNull() & (size <= F.lit(max_bytes)) & event.isNotNull()
     ok = ok & event.getField(CORRUPT_COLUMN).isNull()
-    ok = ok & F.rtrim(value).endswith("}") & ~value.rlike(_SUSPECT_TRAILER)
+    # Nothing after the object. json_array_length is the cheaper count (no values are
+    # built); it rejects NaN where Python accepts it, which only sends such rows to the
+    # full rules, never lets a bad one through.
+    ok = ok & single_value(value, F.json_array_length)
     for rule in rules:
         text = _field(EVENT_COLUMN, rule.path)
         if rule.required:

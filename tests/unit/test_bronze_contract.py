@@ -74,6 +74,14 @@ EDGE_LINES: List[str] = [
     _variant(timestamp=1.5),
     _variant() + _variant(),
     _variant() + " x",
+    # Text after the object that Spark's parser stops before: each must fail as Python's
+    # json does, on the fast path (a plain title and comment) and on the full rules.
+    *(
+        base + tail
+        for base in (_variant(), _variant(title="Foo", comment="edit"))
+        for tail in (",", "," + base, "}", "][1]}", "]x}", ",0]x}", " ]", " \n\t")
+    ),
+    json.dumps({**_REAL, "extra": float("nan")}),
     "{'a': 1}",
     "[1, 2]",
     "42",
