@@ -82,12 +82,13 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
         assert added_by_snapshot[commit["snapshot_id"]] <= batch_partitions
         assert int(summary["added-records"]) == stats.written
         total_written += stats.written
-        # The phase timings cover the batch: each phase that ran, none longer than the batch.
+        # The phase timings cover the batch: each phase that ran, together no longer than
+        # the batch (each figure is rounded to the millisecond, hence the slack).
         ran = {PHASE_CLASSIFY, PHASE_MERGE_EVENTS} | (
             {PHASE_MERGE_DEAD_LETTERS} if stats.dead_lettered else set()
         )
         assert set(stats.phase_s) == ran
-        assert 0 < sum(stats.phase_s.values()) <= stats.duration_s
+        assert 0 < sum(stats.phase_s.values()) <= stats.duration_s + 0.005
     assert total_written == len(expected.valid_ids)
     assert multi_partition_batches >= 2  # late events make batches span several partitions
     all_partitions = {(r.event_date, r.event_hour) for r in spark.table(RAW_EVENTS.fqn()).collect()}

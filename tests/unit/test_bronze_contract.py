@@ -74,8 +74,9 @@ EDGE_LINES: List[str] = [
     _variant(timestamp=1.5),
     _variant() + _variant(),
     _variant() + " x",
-    # Text after the object that Spark's parser stops before: each must fail as Python's
-    # json does, on the fast path (a plain title and comment) and on the full rules.
+    # Text after the object, where Spark's parser stops: each must get Python's verdict
+    # (whitespace passes, anything else is malformed_json), on the fast path (a plain
+    # title and comment) and through the full rules.
     *(
         base + tail
         for base in (_variant(), _variant(title="Foo", comment="edit"))
