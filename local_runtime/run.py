@@ -419,57 +419,24 @@ class LocalPlatform:
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
-        import logging
-
-        import boto3
-        from moto import mock_aws
-
         from local_runtime.faults import FAULTS, gold_snapshots
-        from local_runtime.sfn_local import local_emr_serverless
-        from stacks.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
+        from local_runtime.machine import BROKEN, POLL_S, local_state_machine
 
-        # moto's ASL interpreter logs IsPresent checks on absent paths as errors; they are not.
-        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
-        # The same placeholder region/account the synthesized definition was resolved with.
-        region = PSEUDO["AWS::Region"]
         report: dict[str, Any] = {"executions": [], "alerts": [], "fault": None}
-        with (
-            mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
-            local_emr_serverless(self.run_job),
-        ):
-            sns = boto3.client("sns", region_name=region)
-            sqs = boto3.client("sqs", region_name=region)
-            sfn = boto3.client("stepfunctions", region_name=region)
-            topic = sns.create_topic(Name=f"{self.config.prefix}-alerts")["TopicArn"]
-            queue = sqs.create_queue(QueueName="alerts-capture")["QueueUrl"]
-            queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"][
-                "QueueArn"
-            ]
-            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-            machine = sfn.create_state_machine(
-                name=f"{self.config.prefix}-pipeline",
-                definition=json.dumps(localize_definition(definition, topic)),
-                roleArn=f"arn:{PSEUDO['AWS::Partition']}:iam::{PSEUDO['AWS::AccountId']}:role/local-states",
-            )["stateMachineArn"]
-            sfn.start_execution(
-                stateMachineArn=machine,
-                name=f"run{run_number:04d}-cycle-0001",
-                input=json.dumps({"wait_seconds": self.options.wait_seconds}),
-            )
+        with local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine:
+            machine.start(f"run{run_number:04d}-cycle-0001", self.options.wait_seconds)
             completed: list[str] = []
             injected_after: Optional[str] = None
             deadline = time.monotonic() + self.options.timeout_s
             while time.monotonic() < deadline:
                 self.check_services()
-                executions = sorted(
-                    sfn.list_executions(stateMachineArn=machine)["executions"], key=lambda e: e["startDate"]
-                )
-                visits = {e["executionArn"]: states_visited(sfn, e["executionArn"]) for e in executions}
+                executions = machine.executions()
+                visits = {e["executionArn"]: machine.states(e["executionArn"]) for e in executions}
                 for e in executions:
                     if "Wait" in visits[e["executionArn"]] and e["name"] not in completed:
                         completed.append(e["name"])
-                        self.status.cycle_times.append(cycle_seconds(sfn, e["executionArn"]))
-                broken = [e for e in executions if e["status"] in ("FAILED", "TIMED_OUT", "ABORTED")]
+                        self.status.cycle_times.append(machine.seconds(e["executionArn"]))
+                broken = [e for e in executions if e["status"] in BROKEN]
                 if injected_after is None and broken:
                     # A clean cycle failed: stop and show why rather than wait for more cycles.
                     report["unexpected_failure"] = broken[0]["name"]
@@ -494,70 +461,25 @@ class LocalPlatform:
                     if any(e["name"] in completed for e in later):
                         report["fault_missed"] = True
                         break
-                time.sleep(0.5)
+                time.sleep(POLL_S)
             else:
                 raise TimeoutError(f"the loop did not finish within {self.options.timeout_s:.0f}s")
-            for e in sfn.list_executions(stateMachineArn=machine, statusFilter="RUNNING")["executions"]:
-                # The operator's stop: the loop would otherwise continue forever.
-                sfn.stop_execution(executionArn=e["executionArn"], cause="make run: requested cycles done")
-            executions = sorted(
-                sfn.list_executions(stateMachineArn=machine)["executions"], key=lambda e: e["startDate"]
-            )
-            for e in executions:
+            machine.stop_running(cause="make run: requested cycles done")
+            for e in machine.executions():
                 report["executions"].append(
                     {
                         "name": e["name"],
                         # list_executions, not describe_execution: moto cannot serialise an
                         # output holding StartExecution's datetime.
                         "status": e["status"],
-                        "states": states_visited(sfn, e["executionArn"]),
-                        "duration_s": cycle_seconds(sfn, e["executionArn"]),
+                        "states": machine.states(e["executionArn"]),
+                        "duration_s": machine.seconds(e["executionArn"]),
                         "completed": e["name"] in completed,
                     }
                 )
-            report["alerts"] = drain_alerts(sqs, queue)
+            report["alerts"] = machine.alerts()
         self.status.state = "loop stopped"
         return report
-
-
-def localize_definition(definition: dict[str, Any], topic_arn: str) -> dict[str, Any]:
-    """Point every SNS publish at the local (moto) topic; everything else stays as synthesized."""
-
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            return {k: (topic_arn if k == "TopicArn" else walk(v)) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-
-    return walk(definition)  # type: ignore[no-any-return]
-
-
-def states_visited(sfn: Any, execution_arn: str) -> list[str]:
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
-
-
-def cycle_seconds(sfn: Any, execution_arn: str) -> float:
-    """Seconds from the execution's start to its Wait state (or its end)."""
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-    start = events[0]["timestamp"]
-    for e in events:
-        if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == "Wait":
-            return round((e["timestamp"] - start).total_seconds(), 1)
-    return round((events[-1]["timestamp"] - start).total_seconds(), 1)
-
-
-def drain_alerts(sqs: Any, queue_url: str) -> list[dict[str, Any]]:
-    alerts = []
-    while True:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
-        if not messages:
-            return alerts
-        for message in messages:
-            body = json.loads(message["Body"])
-            alerts.append({"subject": body.get("Subject"), "message": body.get("Message")})
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
 
 
 # --------------------------------------------------------------------------- accounting
