@@ -18,6 +18,8 @@ RATE ?= 0
 CYCLES ?= 2
 FAULTS ?=
 INPUT ?=
+# PREWARM=0 skips the scratch cycle that warms the job server before ingestion.
+PREWARM ?= 1
 ENV ?= dev
 PYTEST_ARGS ?=
 
@@ -58,7 +60,8 @@ setup: $(VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
 
 run: setup
 	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) \
-	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(INPUT),--input $(INPUT))
+	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(INPUT),--input $(INPUT)) \
+	  $(if $(filter 0,$(PREWARM)),--no-prewarm)
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

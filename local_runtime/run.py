@@ -63,6 +63,8 @@ class RunOptions:
     data_faults: str = DEFAULT_DATA_FAULTS
     timeout_s: float = 900.0
     quiet: bool = False
+    #: Warm the job server with a scratch cycle first (local_runtime/prewarm.py).
+    prewarm: bool = True
 
 
 @dataclass
@@ -113,6 +115,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
     p.add_argument("--data-faults", default=DEFAULT_DATA_FAULTS, help="generator fault rates ('' for none)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--no-prewarm",
+        dest="prewarm",
+        action="store_false",
+        help="skip the scratch cycle that warms the job server before ingestion starts",
+    )
     ns = p.parse_args(argv)
     from local_runtime.faults import FAULTS
 
@@ -141,6 +149,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         data_faults=ns.data_faults,
         timeout_s=ns.timeout,
         quiet=ns.quiet,
+        prewarm=ns.prewarm,
     )
 
 
@@ -409,6 +418,16 @@ class LocalPlatform:
         if not template_file.exists():
             raise RuntimeError(f"cdk synth wrote no {template_file.name} under {out}")
         return definition_for_local(json.loads(template_file.read_text()))
+
+    def prewarm(self, definition: dict[str, Any]) -> dict[str, Any]:
+        """One cycle of ``definition`` on a scratch lake, so the first real cycle runs warm."""
+        from local_runtime.prewarm import prewarm
+
+        self.status.phase = "prewarm"
+        self.say("pre-warming the job server: one cycle of the state machine on a scratch lake ...")
+        cycle = prewarm(self.spark, definition, self.config, self.data_dir / "prewarm")
+        self.say(f"pre-warm cycle done in {cycle['duration_s']} s ({len(cycle['states'])} states)")
+        return cycle
 
     def run_job(self, request: Any) -> None:
         """Run one EMR Serverless job request in this process's Spark session."""
@@ -692,6 +711,7 @@ def run(options: RunOptions) -> int:
         print(
             f"state machine: {len(definition['States'])} states from the synthesized CDK template", flush=True
         )
+        prewarm_cycle = platform.prewarm(definition) if options.prewarm else None
         platform.start_ingestion(events_file, run_number)
         platform.wait_until(lambda: platform.status.bronze > 0, "the first bronze commit", 240)
         platform.status.phase = "cycles"
@@ -802,6 +822,7 @@ def run(options: RunOptions) -> int:
         record = {
             "summary": summary,
             "cycles": completed,
+            "prewarm": prewarm_cycle,
             "dq_results": dq,
             "executions": report["executions"],
             "alerts": report["alerts"],

@@ -62,6 +62,20 @@ def test_two_clean_cycles_ran_every_state_in_order(local_run: tuple[dict[str, An
     assert clean[1]["states"][0] == "Guard" and clean[0]["states"][-2:] == ["NextCycle", "CycleComplete"]
 
 
+def test_the_prewarm_ran_the_same_cycle_and_left_no_trace(
+    local_run: tuple[dict[str, Any], Path, str],
+) -> None:
+    record, data_dir, output = local_run
+    # The job server was warmed by one cycle of the same synthesized definition...
+    assert record["prewarm"]["completed"] and record["prewarm"]["states"][: len(CYCLE)] == CYCLE
+    assert "pre-warm cycle done" in output
+    # ...on a scratch lake that is gone, and whose runs never reached the real ledger.
+    assert not (data_dir / "prewarm").exists()
+    ledger = iceberg_table_arrow(data_dir / "warehouse", "ops.pipeline_runs", ("run_id",)).column("run_id")
+    runs = set(ledger.to_pylist())
+    assert "prewarm" not in runs and runs <= {e["name"] for e in record["executions"]}
+
+
 def test_every_event_is_accounted_for(local_run: tuple[dict[str, Any], Path, str]) -> None:
     record, data_dir, _ = local_run
     manifest, producer, bronze = record["manifest"], record["producer"], record["bronze"]
