@@ -2,10 +2,10 @@
 
 On AWS the staging application keeps pre-initialized EMR Serverless workers
 (``emr.prewarm_drivers`` / ``emr.prewarm_executors`` in :mod:`wikistream.config`), so a
-cycle's first job does not wait for a cold start. Locally every job state runs in one
-long-lived Spark session, and its first cycle used to be the slow one: classes loaded,
-generated code compiled and the JIT warmed while the cycle ran (30-45 s against 20-30 s
-warm). That cycle set the freshness tail (docs/ARCHITECTURE.md).
+job does not wait for workers to start. Locally the cold start is of another kind: every
+job state runs in one long-lived Spark session, and its first cycle used to be the slow
+one, loading classes, compiling generated code and warming the JIT while it ran (30-45 s
+against 20-30 s warm). That cycle set the freshness tail (docs/ARCHITECTURE.md).
 
 So before ingestion starts, the runner executes **one cycle of the same synthesized
 definition** against a scratch lake: a second Spark session of the same JVM, whose
@@ -29,6 +29,8 @@ from wikistream.config import SPARK_CATALOG, PlatformConfig
 PREWARM_EVENTS = 2_000
 #: Fixed seed: the warm-up is the same every run.
 PREWARM_SEED = 4242
+#: Seed events are stamped at the live stream's rate: 2,000 of them span the last 40 s.
+SEED_RATE_PER_S = 50.0
 #: The scratch cycle's Wait; the loop is stopped as soon as the cycle reaches it.
 PREWARM_WAIT_S = 1
 #: A cold cycle takes under a minute on 2 cores; anything far longer is a fault.
@@ -39,11 +41,11 @@ def seed_rows(count: int, seed: int, topic: str, partitions: int, now: datetime)
     """``count`` generated events as Kafka source rows, their event times ending at ``now``."""
     from wikistream.generator import generate
 
-    rate = 50.0
-    start = now - timedelta(seconds=count / rate)
+    start = now - timedelta(seconds=count / SEED_RATE_PER_S)
+    records = generate(count, seed=seed, start=start, rate_per_s=SEED_RATE_PER_S)
     return [
         (None, record.line.encode(), topic, i % partitions, i // partitions, now, 0)
-        for i, record in enumerate(generate(count, seed=seed, start=start, rate_per_s=rate))
+        for i, record in enumerate(records)
     ]
 
 
@@ -103,7 +105,10 @@ def prewarm(
             alerts = machine.alerts()
         if not cycle["completed"]:
             detail = "; ".join(f"{a['subject']}: {a['message']}" for a in alerts) or "no alert published"
-            raise RuntimeError(f"the pre-warm cycle {cycle['status']} at {cycle['states'][-1]}: {detail}")
+            raise RuntimeError(
+                f"the pre-warm cycle {cycle['status']} at {cycle['states'][-1]}: {detail} "
+                "(--no-prewarm, or PREWARM=0 with make, skips the pre-warm)"
+            )
         return cycle
     finally:
         # Cached data is shared by every session of the JVM; the scratch lake's is not needed.

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from local_runtime import jobs
-from local_runtime.prewarm import prewarm, seed_rows
+from local_runtime.prewarm import SEED_RATE_PER_S, prewarm, seed_rows
 from wikistream.catalogue import PIPELINE_RUNS, RAW_EVENTS, TABLES
 from wikistream.config import load_config
 
+pytestmark = pytest.mark.spark
 SEED_EVENTS = 300
 
 
@@ -90,7 +91,7 @@ def test_seed_rows_are_kafka_source_rows_of_events_ending_now() -> None:
     events = [json.loads(r[1]) for r in rows]
     assert len({e["meta"]["id"] for e in events}) == 400
     times = [datetime.fromisoformat(e["meta"]["dt"].replace("Z", "+00:00")) for e in events]
-    assert max(times) <= now and (now - min(times)).total_seconds() <= 400 / 50.0
+    assert max(times) <= now and (now - min(times)).total_seconds() <= 400 / SEED_RATE_PER_S
     assert all(r[2] == "t" and r[5] == now for r in rows)
 
 
