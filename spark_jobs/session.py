@@ -24,6 +24,14 @@ if TYPE_CHECKING:  # pragma: no cover
 #: Where EMR 7.x installs its (complete) Iceberg Spark runtime.
 EMR_ICEBERG_JAR = "/usr/share/aws/iceberg/lib/iceberg-spark3-runtime.jar"
 ICEBERG_EXTENSIONS = "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions"
+#: Compiled classes Spark keeps for reuse (``spark.sql.codegen.cache.maxEntries``, default
+#: 100). The local job server runs every cycle in one driver, and one cycle compiles about
+#: 430 classes (gold alone about 260): with the default, each cycle evicted the previous
+#: one's classes and compiled them all again, although over 80% were byte-identical.
+#: Measured: compiles per warm cycle 430 -> 20-40, gold 6.1-6.8 s -> 5.4-5.5 s. (The
+#: bronze stream's 6 compiles per batch are real literal changes; on EMR each job run is
+#: its own driver, so there is nothing to reuse across jobs.) A class costs kilobytes.
+CODEGEN_CACHE_ENTRIES = 1000
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,7 @@ def spark_conf(target: Target) -> Dict[str, str]:
                 _catalog("warehouse"): Path(target.warehouse).resolve().as_uri(),
                 # Another process (bronze vs. batch runner) may commit between our reads.
                 _catalog("cache-enabled"): "false",
+                "spark.sql.codegen.cache.maxEntries": str(CODEGEN_CACHE_ENTRIES),
             }
         )
     else:
