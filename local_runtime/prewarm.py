@@ -31,8 +31,10 @@ PREWARM_EVENTS = 2_000
 PREWARM_SEED = 4242
 #: Seed events are stamped at the live stream's rate: 2,000 of them span the last 40 s.
 SEED_RATE_PER_S = 50.0
-#: The scratch cycle's Wait; the loop is stopped as soon as the cycle reaches it.
-PREWARM_WAIT_S = 1
+#: The scratch cycle's Wait. The loop is stopped as soon as the cycle enters it, so it is
+#: never waited out; a long one means no second scratch cycle can start (and submit a job
+#: to the scratch lake) in the moment between entering Wait and the stop.
+PREWARM_WAIT_S = 3600
 #: A cold cycle takes under a minute on 2 cores; anything far longer is a fault.
 PREWARM_TIMEOUT_S = 300.0
 

@@ -9,6 +9,8 @@ What happens (README, "What make run does"):
 4. Synthesize the CDK app, take the state machine's ASL from the template, and execute it
    with moto's interpreter (``local_runtime/sfn_local.py``): every EMR Serverless job
    state runs the Spark job in this process's long-lived session; SNS alerts are captured.
+   Synthesis happens before step 3, and so does one pre-warm cycle of the same
+   definition on a scratch lake (``local_runtime/prewarm.py``) unless ``--no-prewarm``.
 5. After CYCLES cycles (a cycle is complete when it reaches the Wait state) the loop is
    stopped, or with FAULTS a fault is injected first and the next cycle must fail at a
    gate, alert, halt, and leave gold untouched.
