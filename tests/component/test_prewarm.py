@@ -12,6 +12,7 @@ import pytest
 
 from local_runtime import jobs
 from local_runtime.prewarm import SEED_RATE_PER_S, prewarm, seed_rows
+from tests.component.asl_helpers import WAIT_THEN_NEXT_CYCLE, alert, emr_job
 from wikistream.catalogue import PIPELINE_RUNS, RAW_EVENTS, TABLES
 from wikistream.config import load_config
 
@@ -19,56 +20,15 @@ pytestmark = pytest.mark.spark
 SEED_EVENTS = 300
 
 
-def _job(name: str, module: str, arguments: str, nxt: str) -> dict[str, Any]:
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync",
-        "Parameters": {
-            "ApplicationId": "app-1",
-            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/job",
-            "Name": name,
-            "JobDriver": {
-                "SparkSubmit": {
-                    "EntryPoint": f"s3://artifacts/spark_jobs/{module}.py",
-                    "EntryPointArguments.$": f"States.Array({arguments}, '--run-id', $$.Execution.Name)",
-                }
-            },
-        },
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Alert"}],
-        "ResultPath": None,
-        "Next": nxt,
-    }
-
-
 def _definition(gate_module: str) -> dict[str, Any]:
     """Bronze gate -> silver -> Wait -> next cycle; any failure alerts and fails."""
     return {
         "StartAt": "BronzeGate",
         "States": {
-            "BronzeGate": _job("bronze-gate", gate_module, "'--layer', 'bronze'", "Silver"),
-            "Silver": _job("silver", "silver_batch", "'--env', 'staging'", "Wait"),
-            "Wait": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "NextCycle"},
-            "NextCycle": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::states:startExecution",
-                "Parameters": {
-                    "StateMachineArn.$": "$$.StateMachine.Id",
-                    "Input": {"wait_seconds.$": "$.wait_seconds"},
-                },
-                "ResultPath": None,
-                "End": True,
-            },
-            "Alert": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sns:publish",
-                "Parameters": {
-                    "TopicArn": "replaced-locally",
-                    "Subject": "cycle failed",
-                    "Message.$": "$.error.Cause",
-                },
-                "ResultPath": None,
-                "Next": "Failed",
-            },
+            "BronzeGate": emr_job("bronze-gate", gate_module, "'--layer', 'bronze'", "Silver"),
+            "Silver": emr_job("silver", "silver_batch", "'--env', 'staging'", "Wait"),
+            **WAIT_THEN_NEXT_CYCLE,
+            "Alert": alert("replaced-locally", "cycle failed"),
             "Failed": {"Type": "Fail", "Error": "CycleFailed"},
         },
     }

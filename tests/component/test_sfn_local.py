@@ -12,31 +12,15 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from local_runtime.machine import states_visited
 from local_runtime.sfn_local import JobRequest, local_emr_serverless
+from tests.component.asl_helpers import WAIT_THEN_NEXT_CYCLE, alert, emr_job
 
 REGION = "us-east-1"
 
 
 def _job(name: str, nxt: str, layer: str) -> dict[str, Any]:
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync",
-        "Parameters": {
-            "ApplicationId": "app-1",
-            "ExecutionRoleArn": "arn:aws:iam::123456789012:role/job",
-            "Name": name,
-            "JobDriver": {
-                "SparkSubmit": {
-                    "EntryPoint": "s3://artifacts/spark_jobs/dq_gate.py",
-                    "EntryPointArguments.$": f"States.Array('--layer', '{layer}', '--run-id', $$.Execution.Name)",
-                }
-            },
-        },
-        "TimeoutSeconds": 30,
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Alert"}],
-        "ResultPath": None,
-        "Next": nxt,
-    }
+    return emr_job(name, "dq_gate", f"'--layer', '{layer}'", nxt, timeout_s=30)
 
 
 def _definition(topic_arn: str) -> dict[str, Any]:
@@ -58,28 +42,8 @@ def _definition(topic_arn: str) -> dict[str, Any]:
             },
             "AnotherLoop": {"Type": "Succeed"},
             "Gate": _job("bronze-gate", "Wait", "bronze"),
-            "Wait": {"Type": "Wait", "SecondsPath": "$.wait_seconds", "Next": "NextCycle"},
-            "NextCycle": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::states:startExecution",
-                "Parameters": {
-                    "StateMachineArn.$": "$$.StateMachine.Id",
-                    "Input": {"wait_seconds.$": "$.wait_seconds"},
-                },
-                "ResultPath": None,
-                "End": True,
-            },
-            "Alert": {
-                "Type": "Task",
-                "Resource": "arn:aws:states:::sns:publish",
-                "Parameters": {
-                    "TopicArn": topic_arn,
-                    "Subject": "bronze gate failed",
-                    "Message.$": "$.error.Cause",
-                },
-                "ResultPath": None,
-                "Next": "Failed",
-            },
+            **WAIT_THEN_NEXT_CYCLE,
+            "Alert": alert(topic_arn, "bronze gate failed"),
             "Failed": {"Type": "Fail", "Error": "GateFailed"},
         },
     }
@@ -89,11 +53,6 @@ def _definition(topic_arn: str) -> dict[str, Any]:
 def aws() -> Iterator[None]:
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):  # type: ignore[arg-type]
         yield
-
-
-def _states(sfn: Any, execution_arn: str) -> list[str]:
-    events = sfn.get_execution_history(executionArn=execution_arn)["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
 
 def test_loop_runs_jobs_continues_as_new_and_alerts_on_failure(aws: None) -> None:
@@ -134,8 +93,9 @@ def test_loop_runs_jobs_continues_as_new_and_alerts_on_failure(aws: None) -> Non
     )
     assert [e["status"] for e in executions] == ["SUCCEEDED", "SUCCEEDED", "FAILED"]
     assert executions[0]["name"] == "cycle-1" and executions[1]["name"] != "None"
-    assert _states(sfn, executions[0]["executionArn"]) == ["Guard", "Check", "Gate", "Wait", "NextCycle"]
-    assert _states(sfn, executions[2]["executionArn"]) == ["Guard", "Check", "Gate", "Alert", "Failed"]
+    visited = [states_visited(sfn, e["executionArn"]) for e in executions]
+    assert visited[0] == ["Guard", "Check", "Gate", "Wait", "NextCycle"]
+    assert visited[2] == ["Guard", "Check", "Gate", "Alert", "Failed"]
     # Each job got the execution name as its run id, like EMR would from the intrinsic.
     assert [r.module for r in requests] == ["dq_gate"] * 3
     assert [r.arguments[-1] for r in requests] == [e["name"] for e in executions]
