@@ -219,24 +219,24 @@ class BronzeBatchWriter:
             stats.phase_s[PHASE_CLASSIFY] = round(time.monotonic() - started, 3)
             self.last_commits = {}
             if stats.events_in:
-                phase_started = time.monotonic()
-                events = first_per_key(valid_events(classified), "event_id")
-                events.createOrReplaceTempView(EVENTS_VIEW)
-                sql = merge_events_sql(EVENTS_VIEW, stats.partitions, self.events_table)
-                commits = self._merge(spark, sql, self.events_table)
-                self.last_commits[self.events_table] = commits
-                stats.written = added_records(commits)
-                stats.phase_s[PHASE_MERGE_EVENTS] = round(time.monotonic() - phase_started, 3)
+                stats.written = self._insert_new(
+                    first_per_key(valid_events(classified), "event_id"),
+                    EVENTS_VIEW,
+                    merge_events_sql(EVENTS_VIEW, stats.partitions, self.events_table),
+                    self.events_table,
+                    stats.phase_s,
+                    PHASE_MERGE_EVENTS,
+                )
             self._maybe_crash(batch_id, "after_events")
             if stats.dead_lettered:
-                phase_started = time.monotonic()
-                dead = first_per_key(dead_letter_rows(classified), "dead_letter_id")
-                dead.createOrReplaceTempView(DEAD_LETTERS_VIEW)
-                sql = merge_dead_letters_sql(DEAD_LETTERS_VIEW, stats.min_kafka_date, self.dead_letters_table)
-                commits = self._merge(spark, sql, self.dead_letters_table)
-                self.last_commits[self.dead_letters_table] = commits
-                stats.dead_letters_written = added_records(commits)
-                stats.phase_s[PHASE_MERGE_DEAD_LETTERS] = round(time.monotonic() - phase_started, 3)
+                stats.dead_letters_written = self._insert_new(
+                    first_per_key(dead_letter_rows(classified), "dead_letter_id"),
+                    DEAD_LETTERS_VIEW,
+                    merge_dead_letters_sql(DEAD_LETTERS_VIEW, stats.min_kafka_date, self.dead_letters_table),
+                    self.dead_letters_table,
+                    stats.phase_s,
+                    PHASE_MERGE_DEAD_LETTERS,
+                )
             self._maybe_crash(batch_id, "after_dead_letters")
         finally:
             suspects.unpersist()
@@ -264,8 +264,17 @@ class BronzeBatchWriter:
             min_kafka_date=row["min_kafka_date"],
         )
 
-    @staticmethod
-    def _merge(spark: SparkSession, sql: str, table: str) -> List[Dict[str, Any]]:
+    def _insert_new(
+        self, rows: DataFrame, view: str, sql: str, table: str, phase_s: Dict[str, float], phase: str
+    ) -> int:
+        """Run the insert-only MERGE ``sql`` of ``rows`` (registered as ``view``) into
+        ``table``, with retries; record its commits and its seconds as ``phase``. Returns
+        the rows it added."""
+        started = time.monotonic()
+        rows.createOrReplaceTempView(view)
         since_ms = int(time.time() * 1000)
-        with_retries(lambda: spark.sql(sql))
-        return commits_since(spark, table, since_ms)
+        with_retries(lambda: rows.sparkSession.sql(sql))
+        commits = commits_since(rows.sparkSession, table, since_ms)
+        self.last_commits[table] = commits
+        phase_s[phase] = round(time.monotonic() - started, 3)
+        return added_records(commits)
