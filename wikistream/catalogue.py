@@ -163,7 +163,7 @@ DEAD_LETTERS = TableSpec(
     "bronze",
     "dead_letters",
     (
-        Column("dead_letter_id", "string", True, "topic/partition/offset of the record"),
+        Column("dead_letter_id", "string", True, "topic/partition/offset/timestamp-ms of the record"),
         Column("failed_rule", "string", True),
         Column("error_detail", "string"),
         Column("source", "string", True, "producer_dlq or bronze_contract"),

@@ -50,8 +50,20 @@ def with_kafka_text(df: DataFrame) -> DataFrame:
 
 
 def dead_letter_id() -> Column:
-    """``topic/partition/offset``: unique per Kafka record, stable across replays."""
-    return F.concat_ws("/", F.col("topic"), F.col("partition").cast("string"), F.col("offset").cast("string"))
+    """``topic/partition/offset/timestamp-ms``: unique per Kafka record, stable across replays.
+
+    A replay reads the same record, timestamp included. The timestamp is there because
+    offsets restart at 0 when a topic is recreated (on MSK after a delete, locally on
+    every run: each starts a fresh in-memory broker); on offsets alone the insert-only
+    MERGE took the new topic's dead letters for replays of the old ones and dropped them.
+    """
+    return F.concat_ws(
+        "/",
+        F.col("topic"),
+        F.col("partition").cast("string"),
+        F.col("offset").cast("string"),
+        F.unix_millis(F.col("timestamp")).cast("string"),
+    )
 
 
 def event_time(event: Column) -> Column:

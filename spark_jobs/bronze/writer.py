@@ -3,7 +3,7 @@
 Why this is exactly-once: Structured Streaming records a batch's source offsets before
 running it and its commit after; after a crash it re-runs the *same* batch (same
 rows, same ``batch_id``). Both writes are insert-only ``MERGE``s keyed on the record's
-identity (``event_id`` for events, ``topic/partition/offset`` for dead letters), so a
+identity (``event_id`` for events, ``topic/partition/offset/timestamp`` for dead letters), so a
 re-run inserts nothing that the first run committed, whichever point it crashed at
 (before the events MERGE, between the two MERGEs, or after both but before the
 checkpoint commit). Duplicates that arrive as *different* Kafka records (producer

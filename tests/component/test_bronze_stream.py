@@ -100,3 +100,27 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     assert writer.last_stats is not None and writer.last_stats.written == 0
     assert writer.last_stats.dead_letters_written == 0
     assert writer.last_stats.duplicates_dropped == writer.last_stats.events_in
+
+
+def test_a_recreated_topic_s_dead_letters_are_not_taken_for_replays(empty_lake: Any) -> None:
+    """Offsets restart at 0 when a topic is recreated (every local run starts a fresh
+    broker): a new record at an old offset is new, while a replay of a record is not."""
+    from spark_jobs.bronze.schema import kafka_schema
+    from spark_jobs.bronze.writer import BronzeBatchWriter
+    from wikistream.catalogue import DEAD_LETTERS
+
+    spark = empty_lake
+    writer = BronzeBatchWriter(dlq_topic=KAFKA.dlq_topic, max_event_bytes=512 * 1024, env="local")
+
+    def batch(payload: bytes, sent: datetime) -> Any:
+        return spark.createDataFrame([(None, payload, KAFKA.topic, 0, 0, sent, 0)], kafka_schema())
+
+    first = batch(b"{not json", datetime(2026, 11, 22, 10, tzinfo=timezone.utc))
+    # Given: a malformed record at partition 0, offset 0, dead-lettered...
+    writer(first, 0)
+    # ...when: it is replayed, and then the recreated topic's own record lands at offset 0;
+    writer(first, 1)
+    writer(batch(b"[also not an object]", datetime(2026, 11, 22, 11, tzinfo=timezone.utc)), 2)
+    # then: the replay added nothing and the new record was kept.
+    rows = spark.table(DEAD_LETTERS.fqn()).select("raw_payload").collect()
+    assert sorted(r.raw_payload for r in rows) == ["[also not an object]", "{not json"]
