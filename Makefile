@@ -1,6 +1,7 @@
 # WikiStream developer entry points. `make run` and `make test` do all set-up themselves
 # (idempotent, cached by stamp files): virtualenv + pinned pip installs, the locally
-# pinned AWS CDK CLI (npm, not global), jarjar from Debian, and the local Iceberg jars.
+# pinned AWS CDK CLI (npm, not global), and every jar of the JVM manifest jvm/pom.xml
+# (resolved with Maven from Maven Central into .cache/jars/<bundle>/).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -8,7 +9,7 @@ PYTHON_SYS ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 CDK := JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION=20 node_modules/.bin/cdk
-JARJAR := /usr/share/java/jarjar.jar
+JVM_MANIFEST := $(shell find jvm -name pom.xml 2>/dev/null)
 export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
@@ -45,15 +46,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
-$(JARJAR):
-	@if [ "$$(id -u)" = "0" ]; then \
-	  (apt-get install -y -qq libjarjar-java >/dev/null 2>&1 || \
-	   (apt-get update -qq && apt-get install -y -qq libjarjar-java)); \
-	else \
-	  echo "error: jarjar is missing; run: sudo apt-get install -y libjarjar-java" >&2; exit 1; \
-	fi
-
-.cache/jars/jars.stamp.json: $(VENV)/.installed $(JARJAR) local_runtime/jars.py
+.cache/jars/jars.stamp.json: $(VENV)/.installed $(JVM_MANIFEST) local_runtime/jars.py
+	@command -v mvn >/dev/null || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get install -y -qq maven >/dev/null 2>&1 || \
+	    (apt-get update -qq && apt-get install -y -qq maven); \
+	  else echo "error: Maven is missing; run: sudo apt-get install -y maven" >&2; exit 1; fi; }
 	$(PY) -m local_runtime.jars
 
 setup: $(VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
