@@ -34,11 +34,10 @@ MICRO_BATCHES = 5
 
 
 def _session(warehouse: Path) -> Any:
-    from local_runtime.jars import ensure_jars
-    from spark_jobs.session import LocalTarget, build_session
+    from local_runtime.submit import LocalResources, start_session
 
-    target = LocalTarget(warehouse=warehouse, jars=ensure_jars(), shuffle_partitions=4, driver_memory="6g")
-    return build_session("wikistream-cycle-bench", target)
+    resources = LocalResources(shuffle_partitions=4, driver_memory="6g")
+    return start_session("wikistream-cycle-bench", warehouse, resources=resources)
 
 
 def synthetic_bronze(spark: Any, first_id: int, count: int, start: datetime) -> Any:

@@ -82,7 +82,7 @@ def run(rows: int = 1_000_000, repeats: int = 3) -> Dict[str, Any]:
     """Time the bronze gate against a count of the same window; return the numbers."""
     from pyspark.sql import functions as F
 
-    from local_runtime.jars import ensure_jars
+    from local_runtime.submit import start_session
     from spark_jobs.cli import parse_job_args
     from spark_jobs.create_tables import create_missing
     from spark_jobs.dq import engine_spark
@@ -90,17 +90,12 @@ def run(rows: int = 1_000_000, repeats: int = 3) -> Dict[str, Any]:
     from spark_jobs.dq.window import bronze_window
     from spark_jobs.dq_gate import GateArgs
     from spark_jobs.dq_gate import run as run_gate
-    from spark_jobs.session import LocalTarget, build_session
     from wikistream.catalogue import RAW_EVENTS
     from wikistream.config import DqConfig
     from wikistream.metrics import LocalMetricsSink
 
     tmp = Path(tempfile.mkdtemp(prefix="dq-bench-"))
-    spark = build_session(
-        "wikistream-dq-bench",
-        LocalTarget(warehouse=tmp / "warehouse", jars=ensure_jars()),
-        {"spark.ui.showConsoleProgress": "false"},
-    )
+    spark = start_session("wikistream-dq-bench", tmp / "warehouse")
     try:
         create_missing(spark)
         t0 = time.perf_counter()

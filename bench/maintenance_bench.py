@@ -39,18 +39,16 @@ def _counts(spark: Any) -> Dict[str, int]:
 def run(batches: int = 200) -> Dict[str, Any]:
     """Fragment, maintain, measure; the throw-away lakehouse is deleted afterwards."""
     from bench.maintenance_scenario import append_batch
-    from local_runtime.jars import ensure_jars
+    from local_runtime.submit import LocalResources, start_session
     from spark_jobs import maintenance
     from spark_jobs.cli import parse_job_args
     from spark_jobs.create_tables import create_missing
-    from spark_jobs.session import LocalTarget, build_session
 
     root = Path(tempfile.mkdtemp(prefix="maintenance-bench-"))
-    spark = build_session(
+    spark = start_session(
         "maintenance-bench",
-        LocalTarget(
-            warehouse=root / "warehouse", jars=ensure_jars(), shuffle_partitions=2, driver_memory="2g"
-        ),
+        root / "warehouse",
+        resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )
     try:
         create_missing(spark)

@@ -23,12 +23,9 @@ from wikistream.queries import NAMED_QUERIES, render
 
 
 def _session(data_dir: Path) -> Any:
-    from local_runtime.jars import ensure_jars
-    from spark_jobs.session import LocalTarget, build_session
+    from local_runtime.submit import start_session
 
-    return build_session(
-        "wikistream-inspect", LocalTarget(warehouse=data_dir / "warehouse", jars=ensure_jars())
-    )
+    return start_session("wikistream-inspect", data_dir / "warehouse")
 
 
 def _table_rows(spark: Any) -> list[tuple[str, str, str, str]]:

@@ -19,8 +19,6 @@ from wikistream.metrics import DIM_ENV, CloudWatchMetricsSink, LocalMetricsSink,
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-    from spark_jobs.session import Target
-
 
 @dataclass(frozen=True)
 class JobArgs:
@@ -58,22 +56,11 @@ def parse_job_args(
     return JobArgs(job, ns.env, ns.run_id, target, ns.data_dir, ns.table_bucket_arn, ns.region, list(extra))
 
 
-def target_for(args: JobArgs) -> Target:
-    from spark_jobs.session import EmrTarget, LocalTarget
-
-    if args.target == "emr":
-        assert args.table_bucket_arn and args.region  # checked by parse_job_args
-        return EmrTarget(args.table_bucket_arn, args.region)
-    # Imported only in local mode: local_runtime is not shipped to EMR.
-    from local_runtime.jars import ensure_jars
-
-    return LocalTarget(warehouse=args.data_dir / "warehouse", jars=ensure_jars())
-
-
 def session_for(args: JobArgs, app_name: str) -> SparkSession:
-    from spark_jobs.session import build_session
+    """The session the launcher started for this job (see :mod:`spark_jobs.launch`)."""
+    from spark_jobs.session import get_session
 
-    return build_session(app_name, target_for(args))
+    return get_session(app_name)
 
 
 def metrics_for(args: JobArgs) -> MetricsSink:

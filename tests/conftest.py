@@ -16,12 +16,14 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def spark(spark_warehouse: Path) -> Iterator[object]:
-    from local_runtime.jars import ensure_jars
-    from spark_jobs.session import LocalTarget, build_session
+    from local_runtime.submit import JOB_SERVER_MODULES, LocalResources, start_session
 
-    session = build_session(
+    # Launched as the local job server is, plus the Kafka source for the bronze tests.
+    session = start_session(
         "wikistream-tests",
-        LocalTarget(warehouse=spark_warehouse, jars=ensure_jars(), shuffle_partitions=2, driver_memory="2g"),
+        spark_warehouse,
+        modules=(*JOB_SERVER_MODULES, "bronze_stream"),
+        resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )
     yield session
     session.stop()
