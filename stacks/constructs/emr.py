@@ -1,10 +1,10 @@
-"""EMR Serverless: the Spark application (private subnets) and its least-privilege
-job execution role, plus the ``JobSpec`` helper that renders job-run parameters."""
+"""EMR Serverless: the Spark application (private subnets), its least-privilege job
+execution role, and each job run's ``sparkSubmitParameters`` rendered from the launch
+declaration in :mod:`spark_jobs.launch`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Tuple
 
 from aws_cdk import ArnFormat, Aws, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -13,6 +13,13 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from spark_jobs.launch import (
+    EMR_ICEBERG_JAR,
+    S3TablesCatalog,
+    job_bundles,
+    launch_properties,
+    submit_parameters,
+)
 from stacks.constructs.defaults import log_group
 from stacks.constructs.lakehouse import (
     CHECKPOINTS_PREFIX,
@@ -25,23 +32,24 @@ from stacks.constructs.lakehouse import (
 from stacks.constructs.streaming import Streaming
 from wikistream.config import METRICS_NAMESPACE, PlatformConfig
 
-#: Jars the bronze job needs beyond EMR's image (Kafka source + MSK IAM auth). They are
-#: staged by the operator under s3://<artifacts>/jars/ (docs/DEPLOY.md: Maven is not
-#: reachable from CI, so the deployment cannot fetch them).
-BRONZE_JARS: Tuple[str, ...] = (
-    "spark-sql-kafka-0-10_2.12-3.5.5.jar",
-    "spark-token-provider-kafka-0-10_2.12-3.5.5.jar",
-    "kafka-clients-3.9.1.jar",
-    "commons-pool2-2.12.0.jar",
-    "aws-msk-iam-auth-2.3.2-all.jar",
-)
+#: Resources of every job run (small workers, 1 vCPU / 2g + overhead -> 3 GB workers): the
+#: data volume of one cycle is small and the always-on bronze stream dominates cost
+#: (docs/DEPLOY.md).
+EMR_RESOURCE_PROPERTIES: Dict[str, str] = {
+    "spark.driver.cores": "1",
+    "spark.driver.memory": "2g",
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "2g",
+    "spark.dynamicAllocation.maxExecutors": "4",
+}
 
 
 class EmrServerless(Construct):
     """EMR Serverless Spark application and its execution role.
 
     Attributes: ``application`` (CfnApplication), ``application_id``, ``application_arn``,
-    ``execution_role``, ``log_group``.
+    ``execution_role``, ``log_group``. :meth:`submit_parameters_for` renders a job's
+    ``sparkSubmitParameters`` from the launch declaration (:mod:`spark_jobs.launch`).
     """
 
     def __init__(
@@ -58,6 +66,7 @@ class EmrServerless(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
+        self._lakehouse = lakehouse
         self.log_group = log_group(self, "JobLogs", config=config)
         self.application = self._build_application(vpc, subnets, security_group)
         self.application_id = self.application.attr_application_id
@@ -152,6 +161,18 @@ class EmrServerless(Construct):
         )
         return role
 
+    def submit_parameters_for(self, module: str) -> str:
+        """``sparkSubmitParameters`` of job ``module``: the declared launch properties for S3
+        Tables, EMR's Iceberg runtime plus the job's bundles as deployed, and resources."""
+        lakehouse = self._lakehouse
+        bundles = job_bundles(module, dq_engine=self._config.dq.engine, on_emr=True)
+        jars = [EMR_ICEBERG_JAR, *(uri for b in bundles for uri in lakehouse.jar_uris[b])]
+        properties = {
+            **launch_properties(S3TablesCatalog(lakehouse.table_bucket_arn, Aws.REGION)),
+            **EMR_RESOURCE_PROPERTIES,
+        }
+        return submit_parameters(properties, jars, py_files=[lakehouse.py_files_uri])
+
     @staticmethod
     def _grant_artifacts(role: iam.Role, lakehouse: Lakehouse) -> None:
         """Read code and jars; read/write checkpoints and logs; nothing else in the bucket."""
@@ -191,31 +212,6 @@ def bronze_arguments(bootstrap_brokers: str, artifacts_bucket: str) -> Tuple[str
         "--bootstrap", bootstrap_brokers,
         "--checkpoint", f"s3://{artifacts_bucket}/{BRONZE_CHECKPOINT}",
     )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One Spark job run as the state machine (and the restart Lambda) submit it."""
-
-    module: str
-    args: Sequence[str] = ()
-
-
-def spark_submit_parameters(py_files_uri: str, artifacts_bucket: str, jars: Sequence[str] = ()) -> str:
-    """``sparkSubmitParameters``: the code zip, optional jars, small-footprint executors."""
-    params = [
-        f"--py-files {py_files_uri}",
-        # Small workers (1 vCPU / 2g + overhead -> 3 GB workers): the data volume of one
-        # cycle is small and the always-on bronze stream dominates cost (docs/DEPLOY.md).
-        "--conf spark.driver.cores=1",
-        "--conf spark.driver.memory=2g",
-        "--conf spark.executor.cores=1",
-        "--conf spark.executor.memory=2g",
-        "--conf spark.dynamicAllocation.maxExecutors=4",
-    ]
-    if jars:
-        params.insert(1, "--jars " + ",".join(f"s3://{artifacts_bucket}/{JARS_PREFIX}{j}" for j in jars))
-    return " ".join(params)
 
 
 def monitoring_overrides(artifacts_bucket: str, log_group: logs.ILogGroup) -> Dict[str, Any]:

@@ -4,6 +4,7 @@ artifacts bucket holding Spark code, jars, checkpoints, logs and producer state.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Dict, List
 
 from aws_cdk import Duration, Fn
 from aws_cdk import aws_iam as iam
@@ -12,9 +13,10 @@ from aws_cdk import aws_s3_deployment as s3deploy
 from aws_cdk import aws_s3tables as s3tables
 from constructs import Construct
 
+from spark_jobs.launch import DEEQU, EMR_SHIPPED_BUNDLES
 from stacks.constructs.defaults import removal_policy, secure_bucket
 from wikistream.catalogue import NAMESPACES
-from wikistream.config import PlatformConfig
+from wikistream.config import ConfigError, PlatformConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -25,6 +27,9 @@ JARS_PREFIX = "jars/"
 CHECKPOINTS_PREFIX = "checkpoints/"
 LOGS_PREFIX = "logs/"
 
+#: Where `make setup` resolves the JVM manifest (jvm/pom.xml): one folder per bundle.
+JAR_CACHE = REPO_ROOT / ".cache" / "jars"
+
 #: The --py-files zip: the two packages the jobs import, nothing else.
 _PY_FILES_EXCLUDES = ["*", "!spark_jobs/**", "!wikistream/**", "**/__pycache__", "**/*.pyc"]
 
@@ -34,7 +39,8 @@ class Lakehouse(Construct):
 
     Attributes: ``table_bucket`` (CfnTableBucket), ``table_bucket_arn``, ``artifacts``,
     ``access_logs``, ``py_files_uri`` (the zip passed to ``--py-files``), ``namespaces``,
-    ``table_bucket_name`` (plain string: the name is fixed by config, e.g. ``wikistream-lake-dev``).
+    ``table_bucket_name`` (plain string: the name is fixed by config, e.g. ``wikistream-lake-dev``),
+    ``jar_uris`` (bundle -> the s3:// URIs of its jars, uploaded by this deployment).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: PlatformConfig) -> None:
@@ -50,6 +56,7 @@ class Lakehouse(Construct):
             id="expire-job-logs", prefix=LOGS_PREFIX, expiration=Duration.days(30)
         )
         self.py_files_uri = self._deploy_code()
+        self.jar_uris = self._deploy_jars()
 
     def _build_table_bucket(self) -> s3tables.CfnTableBucket:
         lake = self._config.lakehouse
@@ -110,6 +117,34 @@ class Lakehouse(Construct):
             sources=[s3deploy.Source.asset(str(REPO_ROOT), exclude=_PY_FILES_EXCLUDES)],
         )
         return f"s3://{self.artifacts.bucket_name}/{CODE_PREFIX}{Fn.select(0, zipped.object_keys)}"
+
+    def shipped_bundles(self) -> List[str]:
+        """The manifest bundles EMR job runs need: Kafka + MSK IAM; Deequ if the env runs it."""
+        return [b for b in EMR_SHIPPED_BUNDLES if b != DEEQU or self._config.dq.engine == "deequ"]
+
+    def _deploy_jars(self) -> Dict[str, List[str]]:
+        """Upload each bundle EMR needs to ``jars/<bundle>/``, from the resolved manifest.
+
+        The same folders the local launcher puts on its classpath, so EMR runs exactly the
+        jars the local runs and tests use. Synth reads the folder listing (offline).
+        """
+        uris: Dict[str, List[str]] = {}
+        for bundle in self.shipped_bundles():
+            folder = JAR_CACHE / bundle
+            names = sorted(p.name for p in folder.glob("*.jar"))
+            if not names:
+                raise ConfigError(
+                    f"no jars in {folder}: run `make setup` (it resolves jvm/pom.xml with Maven)"
+                )
+            s3deploy.BucketDeployment(
+                self,
+                f"Jars-{bundle}",
+                destination_bucket=self.artifacts,
+                destination_key_prefix=f"{JARS_PREFIX}{bundle}/",
+                sources=[s3deploy.Source.asset(str(folder))],
+            )
+            uris[bundle] = [f"s3://{self.artifacts.bucket_name}/{JARS_PREFIX}{bundle}/{n}" for n in names]
+        return uris
 
     # ---- IAM helpers --------------------------------------------------------------------
     def tables_arn(self) -> str:

@@ -30,7 +30,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from stacks.constructs.emr import EmrServerless, monitoring_overrides, spark_submit_parameters
+from stacks.constructs.emr import EmrServerless, monitoring_overrides
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
 from wikistream.config import ConfigError, PlatformConfig
 
@@ -110,7 +110,7 @@ class TableMaintenance(Construct):
                 "SparkSubmit": {
                     "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{MAINTENANCE_MODULE}.py",
                     "EntryPointArguments": args,
-                    "SparkSubmitParameters": spark_submit_parameters(lakehouse.py_files_uri, artifacts),
+                    "SparkSubmitParameters": emr.submit_parameters_for(MAINTENANCE_MODULE),
                 }
             },
             "ConfigurationOverrides": {

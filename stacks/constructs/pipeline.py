@@ -32,11 +32,9 @@ from constructs import Construct
 
 from stacks.constructs.defaults import log_group, removal_policy
 from stacks.constructs.emr import (
-    BRONZE_JARS,
     EmrServerless,
     bronze_arguments,
     monitoring_overrides,
-    spark_submit_parameters,
 )
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
 from stacks.constructs.streaming import Streaming
@@ -73,8 +71,6 @@ class Step:
     module: str
     args: Tuple[str, ...] = ()
     kind: str = "job"
-    #: Extra jars (file names under s3://<artifacts>/jars/) for ``--jars``.
-    jars: Tuple[str, ...] = ()
 
 
 #: The cycle, in order (state name -> spark_jobs/<module>.py).
@@ -102,7 +98,6 @@ def cycle_steps(bronze_mode: str, bronze_args: Sequence[str]) -> Tuple[Step, ...
         BRONZE_INGEST_STATE,
         "bronze_stream",
         (*bronze_args, "--available-now"),
-        jars=BRONZE_JARS,
     )
     return (ingest, *STEPS)
 
@@ -267,9 +262,7 @@ class Pipeline(Construct):
                         "SparkSubmit": {
                             "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.module}.py",
                             "EntryPointArguments.$": entry_point_arguments(common, step.args),
-                            "SparkSubmitParameters": spark_submit_parameters(
-                                self._lakehouse.py_files_uri, artifacts, step.jars
-                            ),
+                            "SparkSubmitParameters": self._emr.submit_parameters_for(step.module),
                         }
                     },
                     "ConfigurationOverrides": {

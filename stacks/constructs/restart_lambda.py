@@ -21,11 +21,9 @@ from constructs import Construct
 
 from stacks.constructs.defaults import log_group, removal_policy
 from stacks.constructs.emr import (
-    BRONZE_JARS,
     EmrServerless,
     bronze_arguments,
     monitoring_overrides,
-    spark_submit_parameters,
 )
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
 from stacks.constructs.streaming import Streaming
@@ -116,9 +114,7 @@ class BronzeRestart(Construct):
                 "BRONZE_JOB_NAME": BRONZE_JOB_NAME,
                 "BRONZE_ENTRY_POINT": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{BRONZE_JOB_NAME}.py",
                 "BRONZE_ARGS": _json_with_tokens(args),
-                "SPARK_SUBMIT_PARAMETERS": spark_submit_parameters(
-                    lakehouse.py_files_uri, artifacts, BRONZE_JARS
-                ),
+                "SPARK_SUBMIT_PARAMETERS": emr.submit_parameters_for(BRONZE_JOB_NAME),
                 "MONITORING_CONFIGURATION": _json_with_tokens(
                     _lower_keys(monitoring_overrides(artifacts, emr.log_group))
                 ),
