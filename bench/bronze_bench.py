@@ -1,10 +1,12 @@
 """Bronze throughput: the full bronze path vs a plain parse + append, same events, same run.
 
-Both read the same landed Kafka-shaped Parquet files (what ``local_runtime.kafka_bridge``
-writes). *Bronze* is the real job path: file stream source, ``availableNow`` trigger,
-``foreachBatch`` with contract check, de-duplication and the insert-only MERGEs.
-*Baseline* is ``from_json`` with the explicit schema + select + Iceberg append. Both are
-timed warm, as a long-running stream runs: each first runs itself on 20,000 other events.
+Both read the same records from the local Apache Kafka broker through Spark's Kafka
+source (the ``kafka-source`` bundle of ``jvm/pom.xml``, as on EMR). *Bronze* is the real
+job path: Kafka stream source, ``availableNow`` trigger, ``foreachBatch`` with contract
+check, de-duplication and the insert-only MERGEs. *Baseline* is a batch read of the same
+topic + ``from_json`` with the explicit schema + select + Iceberg append. Both are timed
+warm, as a long-running stream runs: each first runs itself on 20,000 other events (in
+topics of their own).
 
 Targets: ratio bronze/baseline >= 0.7 and >= 25,000 events/s on 2 cores (500x the live
 stream's ~50 ev/s peak).
@@ -33,49 +35,64 @@ TARGET_EVENTS_PER_S = 25_000
 WARMUP_EVENTS = 20_000
 
 
-def _land(events: int, landing: Path, files: int, seed: int = 17) -> None:
-    import pyarrow as pa
+def _kafka(prefix: str) -> Any:
+    """The local Kafka config with topics named for one bench phase (warm-up or measured)."""
+    import dataclasses
 
-    from local_runtime.kafka_bridge import ARROW_SCHEMA, land
     from wikistream.config import load_config
+
+    kafka = load_config("local").kafka
+    return dataclasses.replace(kafka, topic=f"{prefix}.events", dlq_topic=f"{prefix}.dlq")
+
+
+def _produce(events: int, broker: Any, kafka: Any, seed: int = 17) -> None:
+    from confluent_kafka import Producer
+
     from wikistream.generator import FaultRates, generate
 
-    topic = load_config("local").kafka.topic
-    per_file = max(events // files, 1)
-    rows = []
-    now = time.time()
+    broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
+    producer = Producer(
+        {
+            "bootstrap.servers": broker.bootstrap,
+            "linger.ms": 50,
+            "batch.num.messages": 10000,
+            "compression.type": "lz4",
+        }
+    )
     faults = FaultRates.parse("duplicate=0.01,malformed_json=0.002,wrong_type=0.002,late=0.01")
     for i, rec in enumerate(generate(events, seed=seed, faults=faults)):
-        rows.append(
-            {
-                "key": (rec.event_id or "").encode(),
-                "value": rec.line.encode("utf-8"),
-                "topic": topic,
-                "partition": i % 4,
-                "offset": i // 4,
-                "timestamp": int(now * 1000),
-                "timestampType": 0,
-            }
-        )
-        if len(rows) == per_file:
-            land(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), landing)
-            rows = []
-    if rows:
-        land(pa.Table.from_pylist(rows, schema=ARROW_SCHEMA), landing)
+        while True:
+            try:
+                producer.produce(
+                    kafka.topic,
+                    value=rec.line.encode("utf-8"),
+                    key=(rec.event_id or "").encode(),
+                    partition=i % 4,
+                )
+                break
+            except BufferError:
+                producer.poll(0.05)
+        producer.poll(0)
+    if producer.flush(120) != 0:
+        raise RuntimeError("bench records still unacknowledged after 120 s")
 
 
-def _baseline(spark: Any, landing: Path) -> float:
+def _batch_read(spark: Any, options: Dict[str, str]) -> Any:
+    batch = {k: v for k, v in options.items() if k not in ("maxOffsetsPerTrigger",)}
+    return spark.read.format("kafka").options(**batch).load()
+
+
+def _baseline(spark: Any, options: Dict[str, str]) -> float:
     from pyspark.sql import functions as F
 
-    from spark_jobs.bronze.schema import kafka_schema, typed_event_schema
+    from spark_jobs.bronze.schema import typed_event_schema
 
     spark.sql("CREATE NAMESPACE IF NOT EXISTS lake.bench")
     spark.sql("DROP TABLE IF EXISTS lake.bench.plain PURGE")
     started = time.monotonic()
     e = F.col("e")
     df = (
-        spark.read.schema(kafka_schema())
-        .parquet(str(landing))
+        _batch_read(spark, options)
         .select(F.from_json(F.col("value").cast("string"), typed_event_schema()).alias("e"), "*")
         .select(
             e.meta.id.alias("event_id"),
@@ -91,23 +108,22 @@ def _baseline(spark: Any, landing: Path) -> float:
     return time.monotonic() - started
 
 
-def _contract_pass(spark: Any, landing: Path) -> float:
-    """Parse + contract check (:func:`prepare_batch`) over every landed row, written nowhere."""
-    from spark_jobs.bronze.schema import kafka_schema
+def _contract_pass(spark: Any, options: Dict[str, str]) -> float:
+    """Parse + contract check (:func:`prepare_batch`) over every record, written nowhere."""
     from spark_jobs.bronze.transforms import prepare_batch
     from wikistream.config import load_config
 
     config = load_config("local")
     started = time.monotonic()
-    rows = spark.read.schema(kafka_schema()).parquet(str(landing))
+    rows = _batch_read(spark, options)
     prepared = prepare_batch(rows, config.kafka.dlq_topic, config.producer.max_event_bytes)
     prepared.write.format("noop").mode("overwrite").save()
     return time.monotonic() - started
 
 
-def _bronze(spark: Any, landing: Path, checkpoint: Path) -> Tuple[float, Dict[str, float]]:
+def _bronze(spark: Any, options: Dict[str, str], checkpoint: Path) -> Tuple[float, Dict[str, float]]:
     from spark_jobs.bronze.metrics import PHASES
-    from spark_jobs.bronze.source import landed_files_stream
+    from spark_jobs.bronze.source import kafka_stream
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from wikistream.config import load_config
 
@@ -125,7 +141,7 @@ def _bronze(spark: Any, landing: Path, checkpoint: Path) -> Tuple[float, Dict[st
 
     started = time.monotonic()
     query = (
-        landed_files_stream(spark, landing)
+        kafka_stream(spark, options)
         .writeStream.foreachBatch(write_batch)
         .option("checkpointLocation", str(checkpoint))
         .trigger(availableNow=True)
@@ -145,19 +161,23 @@ def _bronze(spark: Any, landing: Path, checkpoint: Path) -> Tuple[float, Dict[st
 
 def run(events: int = 1_000_000, work_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Measure bronze and the baseline on ``events`` generated events; return the numbers."""
-    from local_runtime.jars import ensure_jars
+    from local_runtime.broker import LocalBroker
+    from local_runtime.submit import JOB_SERVER_MODULES, start_session
+    from spark_jobs.bronze.source import kafka_options
     from spark_jobs.create_tables import create_missing
-    from spark_jobs.session import LocalTarget, build_session
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
 
     root = Path(work_dir or tempfile.mkdtemp(prefix="wikistream-bronze-bench-"))
+    broker = LocalBroker(log_path=root / "broker.log", data_dir=root / "kafka").start()
     try:
-        landing = root / "landing"
-        _land(events, landing, files=max(events // 50_000, 2))
-        warmup = root / "warmup"
-        _land(WARMUP_EVENTS, warmup, files=2, seed=18)
-        spark = build_session(
-            "wikistream-bronze-bench", LocalTarget(warehouse=root / "warehouse", jars=ensure_jars())
+        per_trigger = max(events // 10, 10_000)
+        measured_kafka, warmup_kafka = _kafka("bench"), _kafka("warmup")
+        _produce(events, broker, measured_kafka)
+        _produce(WARMUP_EVENTS, broker, warmup_kafka, seed=18)
+        measured = kafka_options(measured_kafka, broker.bootstrap, per_trigger)
+        warmup = kafka_options(warmup_kafka, broker.bootstrap, per_trigger)
+        spark = start_session(
+            "wikistream-bronze-bench", root / "warehouse", modules=(*JOB_SERVER_MODULES, "bronze_stream")
         )
         # Bronze is a long-running job: measure both sides warm (classes loaded, generated
         # code compiled by the JIT), each warmed by running itself on other events first.
@@ -167,12 +187,13 @@ def run(events: int = 1_000_000, work_dir: Optional[Path] = None) -> Dict[str, A
         for table in (RAW_EVENTS, DEAD_LETTERS):
             spark.sql(f"DROP TABLE {table.fqn()} PURGE")
         create_missing(spark, (RAW_EVENTS, DEAD_LETTERS))
-        baseline_s = _baseline(spark, landing)
-        bronze_s, phases = _bronze(spark, landing, root / "checkpoint")
-        contract_s = _contract_pass(spark, landing)
+        baseline_s = _baseline(spark, measured)
+        bronze_s, phases = _bronze(spark, measured, root / "checkpoint")
+        contract_s = _contract_pass(spark, measured)
         written = spark.table(RAW_EVENTS.fqn()).count()
         spark.stop()
     finally:
+        broker.stop()
         if work_dir is None:
             shutil.rmtree(root, ignore_errors=True)
     result = {

@@ -260,6 +260,7 @@ def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM, timeout_s: f
 def bridge_all(bootstrap: str, landing: Path, group: str, max_records: int, idle_exit_s: float = 6.0) -> int:
     """Land both topics with the real bridge until idle; return the records landed."""
     from local_runtime.kafka_bridge import KafkaBridge
+
     from wikistream.config import load_config
 
     kafka = load_config("local").kafka
@@ -449,6 +450,7 @@ class _SupervisedBridge:
 
     def _loop(self) -> None:
         from local_runtime.kafka_bridge import KafkaBridge
+
         from wikistream.config import load_config
 
         kafka = load_config("local").kafka
@@ -713,12 +715,13 @@ SPARK_SCENARIOS = ("4", "5", "6")
 
 
 def _session(warehouse: Path) -> Any:
-    from local_runtime.jars import ensure_jars
-    from spark_jobs.session import LocalTarget, build_session
+    from local_runtime.submit import JOB_SERVER_MODULES, LocalResources, start_session
 
-    return build_session(
+    return start_session(
         "wikistream-reliability",
-        LocalTarget(warehouse=warehouse, jars=ensure_jars(), shuffle_partitions=2, driver_memory="2g"),
+        warehouse,
+        modules=(*JOB_SERVER_MODULES, "bronze_stream"),
+        resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )
 
 

@@ -291,14 +291,15 @@ class LocalPlatform:
         self.stack.close()
 
     def start_spark(self) -> None:
-        from local_runtime.jars import ensure_jars
+        from local_runtime.submit import LocalResources, start_session
         from spark_jobs.create_tables import create_missing
-        from spark_jobs.session import LocalTarget, build_session
 
         self.status.phase = "spark"
-        self.spark = build_session(
+        self.spark = start_session(
             "wikistream-local-runner",
-            LocalTarget(warehouse=self.data_dir / "warehouse", jars=ensure_jars(), driver_memory="6g"),
+            self.data_dir / "warehouse",
+            dq_engine=self.config.dq.engine,
+            resources=LocalResources(driver_memory="6g"),
         )
         created = create_missing(self.spark)
         if created:
@@ -310,7 +311,7 @@ class LocalPlatform:
 
         self.status.phase = "ingest"
         kafka = self.config.kafka
-        broker = LocalBroker(log_path=self.logs / "broker.log").start()
+        broker = LocalBroker(log_path=self.logs / "broker.log", data_dir=self.data_dir / "kafka").start()
         self.stack.callback(broker.stop)
         broker.create_topics({kafka.topic: kafka.partitions, kafka.dlq_topic: kafka.partitions})
         self.server = ReplayServer(events_file, ReplayOptions(rate_per_s=self.options.rate)).start()
@@ -337,36 +338,29 @@ class LocalPlatform:
                 },
             )
         )
-        self.services["kafka_bridge"] = self.stack.enter_context(
-            managed_process(
-                "kafka_bridge",
-                [
-                    python,
-                    "-m",
-                    "local_runtime.kafka_bridge",
-                    "--bootstrap",
-                    broker.bootstrap,
-                    "--landing-dir",
-                    str(self.data_dir / "landing" / "kafka"),
-                ],
-                self.logs,
-                {},
-            )
-        )
+        from local_runtime.submit import job_env
+
         self.services["bronze_stream"] = self.stack.enter_context(
             managed_process(
                 "bronze_stream",
                 [
                     python,
                     "-m",
+                    "local_runtime.submit",
                     "spark_jobs.bronze_stream",
                     "--env",
                     "local",
                     "--data-dir",
                     str(self.data_dir),
+                    "--bootstrap",
+                    broker.bootstrap,
                 ],
                 self.logs,
-                {},
+                {
+                    "PYSPARK_SUBMIT_ARGS": job_env("bronze_stream", self.data_dir / "warehouse")[
+                        "PYSPARK_SUBMIT_ARGS"
+                    ]
+                },
             )
         )
         watcher = threading.Thread(target=self._progress, name="progress", daemon=True)

@@ -9,16 +9,11 @@ own (date, hour) partitions, insert-only ``MERGE`` failures and producer-DLQ rec
 into ``dead_letters``, emit metrics. Re-running a batch after a crash inserts nothing
 twice (see :mod:`spark_jobs.bronze.writer` for why, and where the lateness bound sits).
 
-Sources:
-
-* ``--source kafka`` (default on EMR): Spark's Kafka source on BOTH topics (main and
-  DLQ) of MSK with IAM auth (:func:`spark_jobs.bronze.source.kafka_options`). The
-  Kafka connector jars (``spark-sql-kafka-0-10_2.12``, ``spark-token-provider-kafka-0-10
-  _2.12``, ``kafka-clients``, ``commons-pool2``, all matching EMR's Spark 3.5) and
-  ``aws-msk-iam-auth-<v>-all.jar`` are staged by the deployment in the artifacts bucket
-  and passed with ``--jars`` in ``sparkSubmitParameters``.
-* ``--source files`` (default locally): Parquet files in the Kafka source's shape landed
-  by ``local_runtime.kafka_bridge`` (Spark's Kafka connector is not obtainable here).
+Source: Spark's Kafka source on BOTH topics (main and DLQ), on EMR (MSK, IAM auth) and
+locally (Apache Kafka on 127.0.0.1, plaintext) alike — :mod:`spark_jobs.bronze.source`.
+Its jars (``kafka-source`` bundle, plus ``msk-iam`` on EMR) are put on the classpath by
+the launcher from the declaration in :mod:`spark_jobs.launch`; a missing topic or an
+unreachable broker fails before the stream starts (:func:`~spark_jobs.bronze.source.preflight`).
 
 On EMR Serverless the state machine / restart Lambda (not this module) starts it as::
 
@@ -32,13 +27,12 @@ On EMR Serverless the state machine / restart Lambda (not this module) starts it
                 "--table-bucket-arn", ARN, "--region", REGION,
                 "--bootstrap", MSK_IAM_BOOTSTRAP_BROKERS,
                 "--checkpoint", "s3://<artifacts>/checkpoints/bronze"],
-            "sparkSubmitParameters": "--jars s3://<artifacts>/jars/<kafka + msk-iam jars> "
-                                     "--py-files s3://<artifacts>/wikistream.zip"}})
+            "sparkSubmitParameters": spark_jobs.launch.submit_parameters(...)}})
 
 Retries restart from the checkpoint, which is what makes them safe. Arguments: the
 common ones (:mod:`spark_jobs.cli`) plus ``--checkpoint``, ``--trigger-seconds``
-(default ``pipeline.bronze_trigger_seconds``), ``--source``, ``--landing-dir``,
-``--bootstrap``, ``--max-files-per-trigger``/``--max-offsets-per-trigger`` and, for
+(default ``pipeline.bronze_trigger_seconds``),
+``--bootstrap`` (required), ``--max-offsets-per-trigger`` and, for
 tests and benchmarks, ``--available-now`` (process what is there, then stop) and
 ``--max-batches N``.
 
@@ -52,7 +46,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,10 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="bronze_stream")
     p.add_argument("--checkpoint", default=None, help="default (local): <data-dir>/checkpoints/bronze")
     p.add_argument("--trigger-seconds", type=int, default=None)
-    p.add_argument("--source", choices=("kafka", "files"), default=None)
-    p.add_argument("--landing-dir", default=None, help="default: <data-dir>/landing/kafka")
-    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (source kafka)")
-    p.add_argument("--max-files-per-trigger", type=int, default=None)
+    p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (required)")
     p.add_argument("--max-offsets-per-trigger", type=int, default=None)
     p.add_argument("--available-now", action="store_true")
     p.add_argument("--max-batches", type=int, default=None)
@@ -79,12 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def open_source(spark: SparkSession, args: JobArgs, ns: argparse.Namespace) -> DataFrame:
-    from spark_jobs.bronze.source import kafka_options, kafka_stream, landed_files_stream
+    """Check both topics exist, then open Spark's Kafka source on them."""
+    from spark_jobs.bronze.source import kafka_options, kafka_stream, preflight, source_topics
 
-    if ns.source == "kafka":
-        options = kafka_options(args.config.kafka, ns.bootstrap or "", ns.max_offsets_per_trigger)
-        return kafka_stream(spark, options)
-    return landed_files_stream(spark, ns.landing_dir, ns.max_files_per_trigger)
+    options = kafka_options(args.config.kafka, ns.bootstrap, ns.max_offsets_per_trigger)
+    preflight(spark, options, source_topics(args.config.kafka))
+    return kafka_stream(spark, options)
 
 
 def _offset_lag(progress: Optional[Any]) -> Optional[float]:
@@ -111,16 +101,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     # parse_job_args added the common arguments to ``parser``; this reads ours.
     ns = parser.parse_known_args(argv)[0]
     config = args.config
-    ns.source = ns.source or ("kafka" if args.target == "emr" else "files")
-    if ns.source == "kafka" and not ns.bootstrap:
-        parser.error("--source kafka needs --bootstrap")
+    if not ns.bootstrap:
+        parser.error("--bootstrap (the Kafka bootstrap servers) is required")
     if ns.checkpoint is None:
         if args.target == "emr":
             parser.error("--target emr needs --checkpoint (s3://...)")
         ns.checkpoint = str(args.data_dir / "checkpoints" / "bronze")
-    ns.landing_dir = ns.landing_dir or str(args.data_dir / "landing" / "kafka")
-    if ns.source == "files":
-        Path(ns.landing_dir).mkdir(parents=True, exist_ok=True)
     trigger_s = ns.trigger_seconds or config.pipeline.bronze_trigger_seconds
 
     spark = session_for(args, "wikistream-bronze")
@@ -132,14 +118,21 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sink=metrics_for(args),
         crash_hook=parse_crash_hook(os.environ.get(CRASH_ENV)),
     )
-    stream = open_source(spark, args, ns).writeStream.foreachBatch(writer)
+    from spark_jobs.bronze.source import KafkaSourceError
+
+    try:
+        source = open_source(spark, args, ns)
+    except KafkaSourceError as exc:
+        print(f"bronze: error: {exc}", file=sys.stderr, flush=True)
+        return 2
+    stream = source.writeStream.foreachBatch(writer)
     stream = stream.option("checkpointLocation", ns.checkpoint).queryName("bronze")
     if ns.available_now:
         stream = stream.trigger(availableNow=True)
     else:
         stream = stream.trigger(processingTime=f"{trigger_s} seconds")
     query = stream.start()
-    print(f"bronze: source={ns.source} checkpoint={ns.checkpoint} trigger={trigger_s}s", flush=True)
+    print(f"bronze: kafka={ns.bootstrap} checkpoint={ns.checkpoint} trigger={trigger_s}s", flush=True)
     idle_key: Optional[str] = None
     try:
         while query.isActive:

@@ -1,6 +1,6 @@
 """Shared helpers of the bronze component tests and ``bench/reliability.py``: generated
-input, landing, running bronze as a subprocess (with kills and the commit crash hook),
-reading back."""
+input, producing it to the local Apache Kafka broker, running bronze as a subprocess
+through the local launcher (with kills and the commit crash hook), reading back."""
 
 from __future__ import annotations
 
@@ -8,10 +8,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -82,35 +81,22 @@ def build_input(
     return out, expected, records
 
 
-def land_records(records: List[KafkaRecord], landing: Path, per_file: int) -> int:
-    """Land ``records`` as Kafka-shaped Parquet files (offsets per topic/partition)."""
-    import pyarrow as pa
+def produce_records(records: List[KafkaRecord], bootstrap: str) -> None:
+    """Produce ``records`` to their topic and partition on the broker at ``bootstrap``."""
+    from confluent_kafka import Producer
 
-    from local_runtime.kafka_bridge import ARROW_SCHEMA, land
-
-    next_offset: Dict[Tuple[str, int], int] = {}
-    rows = []
-    now_ms = int(time.time() * 1000)
+    producer = Producer(
+        {"bootstrap.servers": bootstrap, "message.max.bytes": 2_000_000, "enable.idempotence": True}
+    )
     for rec in records:
-        tp = (rec.topic, rec.partition)
-        offset = next_offset.get(tp, 0)
-        next_offset[tp] = offset + 1
-        rows.append(
-            {
-                "key": rec.key,
-                "value": rec.value,
-                "topic": rec.topic,
-                "partition": rec.partition,
-                "offset": offset,
-                "timestamp": datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
-                "timestampType": 0,
-            }
-        )
-    files = 0
-    for start in range(0, len(rows), per_file):
-        land(pa.Table.from_pylist(rows[start : start + per_file], schema=ARROW_SCHEMA), landing)
-        files += 1
-    return files
+        producer.produce(rec.topic, value=rec.value, key=rec.key, partition=rec.partition)
+        producer.poll(0)
+    assert producer.flush(60) == 0, "records still unacknowledged after 60 s"
+
+
+def source_topics() -> Dict[str, int]:
+    """The topics bronze reads, with the partitions ``build_input`` spreads records over."""
+    return {KAFKA.topic: 4, KAFKA.dlq_topic: 1}
 
 
 def iceberg_table_arrow(warehouse: Path, identifier: str, columns: Tuple[str, ...]):  # type: ignore[no-untyped-def]
@@ -132,25 +118,38 @@ def next_batch_id(checkpoint: Path) -> int:
     return (max(commits) + 1) if commits else 0
 
 
-def run_bronze(
-    data_dir: Path,
-    crash_at: Optional[str] = None,
-    kill_after_s: Optional[float] = None,
-    timeout_s: float = 150,
-) -> int:
-    """One ``bronze_stream --available-now`` subprocess over ``data_dir``; its exit code.
+def start_bronze(
+    data_dir: Path, bootstrap: str, crash_at: Optional[str] = None, max_offsets_per_trigger: int = 2500
+) -> subprocess.Popen:  # type: ignore[type-arg]
+    """Start ``bronze_stream --available-now`` over ``data_dir`` as the local launcher does."""
+    from local_runtime.submit import job_env
 
-    ``crash_at`` sets the commit crash hook; ``kill_after_s`` SIGKILLs it after that long."""
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = job_env("bronze_stream", data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
     env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
     if crash_at:
         env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at
-    cmd = [sys.executable, "-m", "spark_jobs.bronze_stream", "--data-dir", str(data_dir)]
-    cmd += ["--available-now", "--max-files-per-trigger", "1"]
-    log = (data_dir / "bronze.log").open("ab")
-    proc = subprocess.Popen(
-        cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
+    cmd = [sys.executable, "-m", "local_runtime.submit", "spark_jobs.bronze_stream"]
+    cmd += ["--data-dir", str(data_dir), "--bootstrap", bootstrap, "--available-now"]
+    cmd += ["--max-offsets-per-trigger", str(max_offsets_per_trigger)]
+    with (data_dir / "bronze.log").open("ab") as log:
+        return subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def run_bronze(
+    data_dir: Path,
+    bootstrap: str,
+    crash_at: Optional[str] = None,
+    kill_after_s: Optional[float] = None,
+    timeout_s: float = 150,
+    max_offsets_per_trigger: int = 2500,
+) -> int:
+    """One bronze run to its end (or its kill); its exit code.
+
+    ``crash_at`` sets the commit crash hook; ``kill_after_s`` SIGKILLs it after that long."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    proc = start_bronze(data_dir, bootstrap, crash_at, max_offsets_per_trigger)
     try:
         if kill_after_s is not None:
             try:
@@ -163,4 +162,3 @@ def run_bronze(
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=30)
-        log.close()

@@ -1,5 +1,6 @@
-"""Bronze survives SIGKILL at random points and after an Iceberg commit with nothing lost
-or duplicated: generated events -> real local broker -> bridge -> bronze subprocess.
+"""Bronze survives SIGKILL at random points, after an Iceberg commit, and its broker being
+killed and restarted mid-stream, with nothing lost or duplicated: generated events -> the
+local Apache Kafka broker -> bronze (Spark's Kafka source) in a subprocess.
 
 Size: ``BRONZE_CRASH_EVENTS`` (default 20,000; ``make reliability`` uses >= 200,000).
 The expectation is the generator's own labels (valid event ids, dead letters by rule),
@@ -17,61 +18,76 @@ from typing import List
 
 import pytest
 
-from tests.component.bronze_helpers import KAFKA, build_input, iceberg_table_arrow, next_batch_id, run_bronze
+from tests.component.bronze_helpers import (
+    build_input,
+    iceberg_table_arrow,
+    next_batch_id,
+    produce_records,
+    run_bronze,
+    source_topics,
+    start_bronze,
+)
 
 pytestmark = [pytest.mark.kafka, pytest.mark.slow, pytest.mark.spark]
 
 
-def test_bronze_exactly_once_through_kills(tmp_path: Path) -> None:
-    from confluent_kafka import Producer
-
+def test_bronze_exactly_once_through_kills_and_a_broker_restart(tmp_path: Path) -> None:
     from local_runtime.broker import LocalBroker
-    from local_runtime.kafka_bridge import KafkaBridge
 
     n = int(os.environ.get("BRONZE_CRASH_EVENTS", "20000"))
     records, expected, _ = build_input(n, seed=23)
     data_dir = tmp_path / "data"
-    landing = data_dir / "landing" / "kafka"
+    data_dir.mkdir()
+    per_trigger = max(n // 8, 500)
 
-    # Given: everything produced to the real local broker and bridged to landed files.
-    with LocalBroker(log_path=tmp_path / "broker.log") as broker:
-        broker.create_topics({KAFKA.topic: 4, KAFKA.dlq_topic: 1})
-        producer = Producer({"bootstrap.servers": broker.bootstrap, "message.max.bytes": 2_000_000})
-        for rec in records:
-            producer.produce(rec.topic, value=rec.value, key=rec.key, partition=rec.partition)
-            producer.poll(0)
-        assert producer.flush(60) == 0
-        del producer  # its background threads would keep reconnecting to the stopped broker
-        bridge = KafkaBridge(
-            broker.bootstrap,
-            [KAFKA.topic, KAFKA.dlq_topic],
-            landing,
-            "bronze-crash-test",
-            max_records=max(n // 8, 500),
-        )
-        try:
-            landed = bridge.run(idle_exit_s=8)
-        finally:
-            bridge.close()
-    assert landed == len(records)
-    assert bridge.landed_files >= 6
+    # Given: everything produced to the real local broker (its logs on disk, so a restart
+    # keeps the topics).
+    broker = LocalBroker(log_path=tmp_path / "broker.log", data_dir=tmp_path / "kafka").start()
+    try:
+        broker.create_topics(source_topics())
+        produce_records(records, broker.bootstrap)
 
-    # When: bronze is killed at >= 5 points, two of them right after an Iceberg commit
-    # and before the checkpoint commit, then runs to the end.
-    # The hooked crashes land at exact points; the SIGKILLs at random times short enough
-    # that a fast machine cannot finish the remaining batches first (a run that finishes
-    # would not be a crash at all).
-    rng = random.Random(5)
-    checkpoint = data_dir / "checkpoints" / "bronze"
-    outcomes: List[int] = []
-    for hook in ("after_events", None, "after_dead_letters", None, "after_events"):
-        if hook:
-            outcomes.append(run_bronze(data_dir, crash_at=f"{next_batch_id(checkpoint)}:{hook}"))
-        else:
-            outcomes.append(run_bronze(data_dir, kill_after_s=rng.uniform(6, 10)))
-    started = time.monotonic()
-    final = run_bronze(data_dir, timeout_s=240)
-    print("outcomes", outcomes, "final", final, "final run s", round(time.monotonic() - started, 1))
+        # When: bronze is killed at >= 5 points, two of them right after an Iceberg commit
+        # and before the checkpoint commit; the broker is killed and restarted under a
+        # running bronze once; then bronze runs to the end.
+        # The hooked crashes land at exact points; the SIGKILLs at random times short
+        # enough that a fast machine cannot finish the remaining batches first.
+        rng = random.Random(5)
+        checkpoint = data_dir / "checkpoints" / "bronze"
+        outcomes: List[int] = []
+        for hook in ("after_events", None, "after_dead_letters", None, "after_events"):
+            if hook:
+                crash_at = f"{next_batch_id(checkpoint)}:{hook}"
+                outcomes.append(
+                    run_bronze(data_dir, broker.bootstrap, crash_at, max_offsets_per_trigger=per_trigger)
+                )
+            else:
+                kill_s = rng.uniform(6, 10)
+                outcomes.append(
+                    run_bronze(
+                        data_dir, broker.bootstrap, kill_after_s=kill_s, max_offsets_per_trigger=per_trigger
+                    )
+                )
+        running = start_bronze(data_dir, broker.bootstrap, max_offsets_per_trigger=per_trigger)
+        time.sleep(8)
+        broker.kill()
+        time.sleep(3)
+        broker.restart()
+        started = time.monotonic()
+        during_outage = running.wait(timeout=240)
+        final = during_outage if during_outage == 0 else run_bronze(data_dir, broker.bootstrap, timeout_s=240)
+    finally:
+        broker.stop()
+    print(
+        "outcomes",
+        outcomes,
+        "outage run",
+        during_outage,
+        "final",
+        final,
+        "s",
+        round(time.monotonic() - started, 1),
+    )
     assert final == 0, (data_dir / "bronze.log").read_text()[-4000:]
     # The commit hooks really fired (exit 137 from os._exit), the kills really killed.
     assert [outcomes[i] for i in (0, 2, 4)] == [137, 137, 137], outcomes

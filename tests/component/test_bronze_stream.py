@@ -1,35 +1,47 @@
-"""The bronze stream over landed Kafka-shaped files: exactly-once content, dead letters by
-rule and source, and MERGEs that touch only the partitions of their own batch."""
+"""The bronze stream through Spark's Kafka source on the local Apache Kafka broker:
+exactly-once content, dead letters by rule and source, MERGEs that touch only the
+partitions of their own batch; and a clear, fast failure on a missing topic or an
+unreachable broker."""
 
 from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from tests.component.bronze_helpers import KAFKA, build_input, land_records
+from tests.component.bronze_helpers import KAFKA, build_input, produce_records, source_topics
 
-pytestmark = pytest.mark.spark
+pytestmark = [pytest.mark.spark, pytest.mark.kafka]
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from local_runtime.broker import LocalBroker
+
+    root = tmp_path_factory.mktemp("kafka")
+    with LocalBroker(log_path=root / "broker.log", data_dir=root / "data") as running:
+        yield running
 
 
 def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
-    empty_lake: Any, tmp_path: Path
+    empty_lake: Any, broker: Any, tmp_path: Path
 ) -> None:
     from spark_jobs.bronze.metrics import PHASE_CLASSIFY, PHASE_MERGE_DEAD_LETTERS, PHASE_MERGE_EVENTS
-    from spark_jobs.bronze.source import landed_files_stream
+    from spark_jobs.bronze.source import kafka_options, kafka_stream
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
 
     spark = empty_lake
-    # Given: 1,500 events over ~2.5 hours (late ones reach back up to 36 h), 5 files.
+    # Given: 1,500 events over ~2.5 hours (late ones reach back up to 36 h) on the broker.
     records, expected, _ = build_input(
         1500, seed=5, rate_per_s=1 / 6, start=datetime(2026, 11, 1, 22, tzinfo=timezone.utc)
     )
-    landing = tmp_path / "landing"
-    assert land_records(records, landing, per_file=300) == 5
+    broker.create_topics(source_topics())
+    produce_records(records, broker.bootstrap)
+    options = kafka_options(KAFKA, broker.bootstrap, max_offsets_per_trigger=300)
     writer = BronzeBatchWriter(dlq_topic=KAFKA.dlq_topic, max_event_bytes=512 * 1024, env="local")
     seen: List[Dict[str, Any]] = []
 
@@ -38,9 +50,9 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
         assert writer.last_stats is not None
         seen.append({"stats": writer.last_stats, "commits": dict(writer.last_commits)})
 
-    # When: the stream runs one file per micro-batch.
+    # When: the stream runs at most 300 records per micro-batch.
     query = (
-        landed_files_stream(spark, landing, max_files_per_trigger=1)
+        kafka_stream(spark, options)
         .writeStream.foreachBatch(recording)
         .option("checkpointLocation", str(tmp_path / "ckpt"))
         .trigger(availableNow=True)
@@ -48,7 +60,7 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     )
     query.awaitTermination(300)
     assert query.exception() is None
-    assert len(seen) == 5
+    assert len(seen) >= 5
 
     # Then: every valid event exactly once; dead letters by rule and by source.
     ids = [r.event_id for r in spark.table(RAW_EVENTS.fqn()).select("event_id").collect()]
@@ -95,7 +107,9 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     assert len(all_partitions) > max(len(b["stats"].partitions) for b in seen)
 
     # And: replaying a batch (crash after the commit, before the checkpoint) adds nothing.
-    replay = spark.read.schema(landed_files_stream(spark, landing).schema).parquet(str(landing))
+    batch_options = {k: v for k, v in options.items() if k != "maxOffsetsPerTrigger"}
+    replay = spark.read.format("kafka").options(**batch_options).load()
+    assert replay.count() == len(records)
     writer(replay, 99)
     assert writer.last_stats is not None and writer.last_stats.written == 0
     assert writer.last_stats.dead_letters_written == 0
@@ -124,3 +138,30 @@ def test_a_recreated_topic_s_dead_letters_are_not_taken_for_replays(empty_lake: 
     # then: the replay added nothing and the new record was kept.
     rows = spark.table(DEAD_LETTERS.fqn()).select("raw_payload").collect()
     assert sorted(r.raw_payload for r in rows) == ["[also not an object]", "{not json"]
+
+
+def test_a_missing_topic_fails_fast_with_the_topic_named(spark: Any, broker: Any) -> None:
+    from spark_jobs.bronze.source import KafkaSourceError, preflight
+    from wikistream.config import load_config
+
+    kafka = load_config("local").kafka
+    options = {"kafka.bootstrap.servers": broker.bootstrap, "kafka.security.protocol": "PLAINTEXT"}
+    broker.create_topics({kafka.topic: 1})
+    with pytest.raises(KafkaSourceError, match="no-such-topic"):
+        preflight(spark, options, (kafka.topic, "no-such-topic"), timeout_s=10)
+
+
+def test_an_unreachable_broker_fails_fast_instead_of_waiting(spark: Any) -> None:
+    import socket
+    import time
+
+    from spark_jobs.bronze.source import KafkaSourceError, preflight
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    options = {"kafka.bootstrap.servers": f"127.0.0.1:{port}", "kafka.security.protocol": "PLAINTEXT"}
+    started = time.monotonic()
+    with pytest.raises(KafkaSourceError, match="did not answer"):
+        preflight(spark, options, ("t",), timeout_s=5)
+    assert time.monotonic() - started < 30

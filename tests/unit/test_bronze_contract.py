@@ -206,12 +206,21 @@ def test_kafka_options_read_both_topics_with_msk_iam() -> None:
         "subscribe": "wikistream.recentchange,wikistream.recentchange.dlq",
         "startingOffsets": "earliest",
         "failOnDataLoss": "true",
+        # The consumer group the execution role may use on MSK (wikistream-bronze*).
+        "groupIdPrefix": "wikistream-bronze",
         "kafka.security.protocol": "SASL_SSL",
         "kafka.sasl.mechanism": "AWS_MSK_IAM",
         "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
         "kafka.sasl.client.callback.handler.class": "software.amazon.msk.auth.iam.IAMClientCallbackHandler",
     }
     assert kafka_options(kafka, "b:9098", 5000)["maxOffsetsPerTrigger"] == "5000"
+    # Locally only the bootstrap servers and the security options differ, from config.
+    local = kafka_options(load_config("local").kafka, "127.0.0.1:9092")
+    remote = kafka_options(kafka, "127.0.0.1:9092")
+    assert {k: v for k, v in local.items() if not k.startswith("kafka.s")} == {
+        k: v for k, v in remote.items() if not k.startswith("kafka.s")
+    }
+    assert {k: v for k, v in local.items() if k.startswith("kafka.s")} == {"kafka.security.protocol": "PLAINTEXT"}
     with pytest.raises(ValueError):
         kafka_options(kafka, "")
 
