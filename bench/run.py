@@ -96,6 +96,19 @@ BENCHES: tuple[Bench, ...] = (
         ),
     ),
     Bench(
+        "bronze_history",
+        "__import__('bench.bronze_bench', fromlist=['run_history']).run_history((1_000_000, 10_000_000), 20_000)",
+        "__import__('bench.bronze_bench', fromlist=['run_history']).run_history((20_000, 200_000), 4_000)",
+        (
+            Target(
+                "bronze micro-batch: 10M vs 1M rows of history",
+                lambda r: r["ratio"],
+                "<= 1.1",
+                lambda v: v <= 1.1,
+            ),
+        ),
+    ),
+    Bench(
         "dq_gate",
         "__import__('bench.dq_bench', fromlist=['run']).run(1_000_000)",
         "__import__('bench.dq_bench', fromlist=['run']).run(50_000, 1)",

@@ -4,8 +4,10 @@ What happens (README, "What make run does"):
 
 1. Set-up is done by make (venv, jars, CDK CLI). Here: create missing tables.
 2. Generate EVENTS synthetic events (timestamps ending now) or take ``--input``.
-3. Start Tansu on 127.0.0.1, the SSE replay server, the producer (subprocess, same code
-   as the ECS task), the Kafka bridge and the bronze streaming job (subprocesses).
+3. Start Apache Kafka (KRaft, its own JVM, logs under the data directory) and the SSE
+   replay server on 127.0.0.1, the producer (subprocess, same code as the ECS task) and
+   the bronze streaming job (Spark's Kafka source), launched by ``local_runtime.submit``
+   with the same Spark properties and jars as the EMR job runs.
 4. Synthesize the CDK app, take the state machine's ASL from the template, and execute it
    with moto's interpreter (``local_runtime/sfn_local.py``): every EMR Serverless job
    state runs the Spark job in this process's long-lived session; SNS alerts are captured.
@@ -852,7 +854,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def _terminate(signum: int, _frame: Any) -> None:
         # SIGTERM would otherwise end the process without running any cleanup,
-        # orphaning the broker, producer, bridge and bronze JVM.
+        # orphaning the broker, producer and bronze JVMs.
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _terminate)

@@ -1,7 +1,7 @@
 """End to end: `make run` at reduced size, through the synthesized state machine.
 
-Runs the real local platform in a subprocess (its own JVMs): broker, SSE replay,
-producer, Kafka bridge, bronze stream, and the staging state machine from the CDK
+Runs the real local platform in a subprocess (its own JVMs): Apache Kafka broker, SSE
+replay, producer, bronze stream (Spark's Kafka source), and the staging state machine from the CDK
 template executed by moto with every job running in local Spark. Two clean cycles, then
 an injected fault that the bronze gate must catch: alert, halt, gold untouched.
 """

@@ -220,7 +220,9 @@ def test_kafka_options_read_both_topics_with_msk_iam() -> None:
     assert {k: v for k, v in local.items() if not k.startswith("kafka.s")} == {
         k: v for k, v in remote.items() if not k.startswith("kafka.s")
     }
-    assert {k: v for k, v in local.items() if k.startswith("kafka.s")} == {"kafka.security.protocol": "PLAINTEXT"}
+    assert {k: v for k, v in local.items() if k.startswith("kafka.s")} == {
+        "kafka.security.protocol": "PLAINTEXT"
+    }
     with pytest.raises(ValueError):
         kafka_options(kafka, "")
 
