@@ -35,9 +35,9 @@ def launch_settings_in(source: str, filename: str) -> List[str]:
     """
     found = []
     for node in ast.walk(ast.parse(source, filename)):
-        if isinstance(node, ast.Constant) and isinstance(node.value, str):
-            if node.value.startswith(LAUNCH_ONLY_PREFIXES):
-                found.append(f"{filename}:{node.lineno} {node.value}")
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and node.value.startswith(LAUNCH_ONLY_PREFIXES):  # type: ignore[attr-defined]
+            found.append(f"{filename}:{node.lineno} {node.value}")  # type: ignore[attr-defined]
     return found
 
 
