@@ -1,4 +1,4 @@
-"""The producer end to end against the real local broker (Tansu) and the SSE replay server.
+"""The producer end to end against the real local Kafka broker and the SSE replay server.
 
 Expectations are computed independently of the producer: per line, from the generator's
 own ``Record.expected`` labels (re-generated with the same seed) and the replay server's
@@ -42,7 +42,7 @@ def broker() -> Iterator[LocalBroker]:
 
 @pytest.fixture
 def topics(broker: LocalBroker, request: pytest.FixtureRequest) -> Tuple[str, str]:
-    """Fresh main/DLQ topics per test (Tansu keeps everything in memory until it stops)."""
+    """Fresh main/DLQ topics per test (the module shares one broker)."""
     suffix = request.node.name.replace("[", "-").replace("]", "").replace("_", "-")[-40:]
     main, dlq = f"{TOPIC}.{suffix}", f"{DLQ}.{suffix}"
     broker.create_topics({main: MAIN_PARTITIONS, dlq: DLQ_PARTITIONS})
