@@ -285,17 +285,6 @@ def _wait(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
         time.sleep(0.1)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason=(
-        "Flaky, under investigation: in some runs 4 of 15,000 keys are missing from the main topic. "
-        "The restarted producer provably re-read everything after its persisted id (its counts cover "
-        "offsets 5493-14999 exactly), so the missing events lie in the range the first process saw "
-        "acknowledged (acks=all, idempotent) before SIGKILL. Suspected: the local Tansu broker's "
-        "memory engine losing acknowledged records of a killed idempotent producer. The same "
-        "guarantee is asserted end to end by the reliability suite's producer-kill scenario."
-    ),
-)
 def test_sigkill_mid_stream_resumes_without_gap(
     broker: LocalBroker, topics: Tuple[str, str], tmp_path: Path
 ) -> None:
