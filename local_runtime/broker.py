@@ -30,6 +30,7 @@ import ctypes
 import errno
 import hashlib
 import os
+import re
 import shutil
 import signal
 import socket
@@ -216,6 +217,7 @@ class LocalBroker:
         self._owns_data_dir = data_dir is None
         self._proc: Optional[subprocess.Popen[bytes]] = None
         self._log: Optional[IO[bytes]] = None
+        self._log_offset = 0
 
     @property
     def bootstrap(self) -> str:
@@ -352,6 +354,7 @@ class LocalBroker:
         log_file = self._broker_log()
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_file.open("ab")
+        self._log_offset = self._log.tell()  # errors are looked for in this start's lines only
         cmd = [
             java_binary(),
             *self.jvm_flags,
@@ -374,10 +377,14 @@ class LocalBroker:
         return self
 
     def _log_tail(self, lines: int = 15) -> str:
+        """The last ``lines`` the broker wrote since this start."""
         path = self._broker_log()
         if not path.exists():
             return ""
-        return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        with path.open("rb") as f:
+            f.seek(self._log_offset)
+            text = f.read().decode("utf-8", errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
 
     def wait_ready(self, timeout_s: float) -> None:
         """Wait until the broker answers a metadata request (not just accepts TCP)."""
@@ -400,12 +407,8 @@ class LocalBroker:
                 code = self._proc.returncode
                 self._halt(signal.SIGKILL)
                 tail = self._log_tail()
-                hint = ""
-                if "Address already in use" in tail or "BindException" in tail:
-                    hint = (
-                        f" (a port is already in use: listener {self.port}, "
-                        f"controller {self.controller_port})"
-                    )
+                bind = re.search(r"failed to bind to (127\.0\.0\.1:\d+)", self._log_tail(400))
+                hint = f" ({bind.group(1)} is already in use)" if bind else ""
                 raise BrokerError(f"the Kafka broker exited with code {code}{hint}:\n{tail}")
             try:
                 metadata = admin.list_topics(timeout=1)
