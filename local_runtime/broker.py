@@ -53,8 +53,10 @@ NODE_ID = 1
 LOG_DIR = "kafka-logs"
 
 # Sized for 2 shared cores and a few MB/s: a small fixed-ceiling heap, the serial
-# collector (no concurrent GC threads), C1 only (start-up and idle CPU matter more than
-# peak throughput here), IPv4 sockets, and die on OOM instead of limping.
+# collector (no concurrent GC threads), C1 only, IPv4 sockets, and die on OOM instead of
+# limping. Measured on 2 loaded cores against C2 (+SerialGC) and Kafka's G1 + full JIT:
+# start 9.5 vs 13.0 / 15.7 s, idle RSS 143 vs 172 / 195 MiB, and C2 made the producer
+# bench (200k events) no faster.
 JVM_FLAGS = (
     "-Xms32m",
     "-Xmx256m",
