@@ -3,6 +3,7 @@ job execution role, plus the ``JobSpec`` helper that renders job-run parameters.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
@@ -23,7 +24,7 @@ from stacks.constructs.lakehouse import (
     Lakehouse,
 )
 from stacks.constructs.streaming import Streaming
-from wikistream.config import METRICS_NAMESPACE, PlatformConfig
+from wikistream.config import METRICS_NAMESPACE, EmrConfig, PlatformConfig
 
 #: Jars the bronze job needs beyond EMR's image (Kafka source + MSK IAM auth). They are
 #: staged by the operator under s3://<artifacts>/jars/ (docs/DEPLOY.md: Maven is not
@@ -69,7 +70,12 @@ class EmrServerless(Construct):
     ) -> emrs.CfnApplication:
         emr = self._config.emr
         initial: List[emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty] = []
-        for key, count in (("Driver", emr.prewarm_drivers), ("Executor", emr.prewarm_executors)):
+        # Pre-initialized workers are only used by jobs whose driver/executor fit them
+        # exactly, so they are sized from the same fields as the job runs' Spark confs.
+        for key, count, size in (
+            ("Driver", emr.prewarm_drivers, worker_size(emr.driver_cores, emr.driver_memory_gb)),
+            ("Executor", emr.prewarm_executors, worker_size(emr.executor_cores, emr.executor_memory_gb)),
+        ):
             if count > 0:
                 initial.append(
                     emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty(
@@ -77,7 +83,7 @@ class EmrServerless(Construct):
                         value=emrs.CfnApplication.InitialCapacityConfigProperty(
                             worker_count=count,
                             worker_configuration=emrs.CfnApplication.WorkerConfigurationProperty(
-                                cpu="2 vCPU", memory="8 GB", disk="20 GB"
+                                cpu=size.cpu, memory=size.memory, disk=size.disk
                             ),
                         ),
                     )
@@ -121,7 +127,7 @@ class EmrServerless(Construct):
         self._grant_artifacts(role, lakehouse)
         streaming.grant_connect(role)
         streaming.grant_topics(
-            role, [streaming.topic], "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"
+            role, streaming.bronze_topics, "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -201,17 +207,51 @@ class JobSpec:
     args: Sequence[str] = ()
 
 
-def spark_submit_parameters(py_files_uri: str, artifacts_bucket: str, jars: Sequence[str] = ()) -> str:
-    """``sparkSubmitParameters``: the code zip, optional jars, small-footprint executors."""
+@dataclass(frozen=True)
+class WorkerSize:
+    """An EMR Serverless worker configuration as CloudFormation spells it."""
+
+    cpu: str
+    memory: str
+    disk: str = "20 GB"
+
+
+#: Spark's default memory overhead per driver/executor container, which EMR Serverless
+#: adds on top of ``spark.*.memory`` when it picks the worker: 10%, at least 384 MB.
+MEMORY_OVERHEAD_FRACTION = 0.10
+MEMORY_OVERHEAD_MIN_GB = 384 / 1024
+#: Per vCPU count: (minimum GB, maximum GB, increment GB) of worker memory.
+_WORKER_MEMORY = {1: (2, 8, 1), 2: (4, 16, 1), 4: (8, 30, 1), 8: (16, 60, 4), 16: (32, 120, 8)}
+
+
+def worker_size(cores: int, memory_gb: int) -> WorkerSize:
+    """The smallest EMR Serverless worker that holds a Spark driver or executor with
+    ``cores`` and ``spark.*.memory=<memory_gb>g`` plus its memory overhead (pure).
+
+    E.g. 1 core / 2g -> 2 + 0.375 GB -> a 1 vCPU / 3 GB worker.
+    """
+    if cores not in _WORKER_MEMORY:
+        raise ValueError(f"EMR Serverless workers have {sorted(_WORKER_MEMORY)} vCPUs, not {cores}")
+    low, high, step = _WORKER_MEMORY[cores]
+    needed = memory_gb + max(memory_gb * MEMORY_OVERHEAD_FRACTION, MEMORY_OVERHEAD_MIN_GB)
+    size = max(low, step * math.ceil(needed / step))
+    if size > high:
+        raise ValueError(f"{memory_gb}g + overhead does not fit a {cores} vCPU worker (max {high} GB)")
+    return WorkerSize(cpu=f"{cores} vCPU", memory=f"{size} GB")
+
+
+def spark_submit_parameters(
+    py_files_uri: str, artifacts_bucket: str, jars: Sequence[str] = (), *, emr: EmrConfig
+) -> str:
+    """``sparkSubmitParameters``: the code zip, optional jars, driver/executor sizes from
+    ``emr`` (the same fields that size the pre-initialized workers)."""
     params = [
         f"--py-files {py_files_uri}",
-        # Small workers (1 vCPU / 2g + overhead -> 3 GB workers): the data volume of one
-        # cycle is small and the always-on bronze stream dominates cost (docs/DEPLOY.md).
-        "--conf spark.driver.cores=1",
-        "--conf spark.driver.memory=2g",
-        "--conf spark.executor.cores=1",
-        "--conf spark.executor.memory=2g",
-        "--conf spark.dynamicAllocation.maxExecutors=4",
+        f"--conf spark.driver.cores={emr.driver_cores}",
+        f"--conf spark.driver.memory={emr.driver_memory_gb}g",
+        f"--conf spark.executor.cores={emr.executor_cores}",
+        f"--conf spark.executor.memory={emr.executor_memory_gb}g",
+        f"--conf spark.dynamicAllocation.maxExecutors={emr.max_executors}",
     ]
     if jars:
         params.insert(1, "--jars " + ",".join(f"s3://{artifacts_bucket}/{JARS_PREFIX}{j}" for j in jars))

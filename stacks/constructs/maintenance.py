@@ -110,7 +110,9 @@ class TableMaintenance(Construct):
                 "SparkSubmit": {
                     "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{MAINTENANCE_MODULE}.py",
                     "EntryPointArguments": args,
-                    "SparkSubmitParameters": spark_submit_parameters(lakehouse.py_files_uri, artifacts),
+                    "SparkSubmitParameters": spark_submit_parameters(
+                        lakehouse.py_files_uri, artifacts, emr=self._config.emr
+                    ),
                 }
             },
             "ConfigurationOverrides": {

@@ -268,7 +268,7 @@ class Pipeline(Construct):
                             "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.module}.py",
                             "EntryPointArguments.$": entry_point_arguments(common, step.args),
                             "SparkSubmitParameters": spark_submit_parameters(
-                                self._lakehouse.py_files_uri, artifacts, step.jars
+                                self._lakehouse.py_files_uri, artifacts, step.jars, emr=self._config.emr
                             ),
                         }
                     },

@@ -117,7 +117,7 @@ class BronzeRestart(Construct):
                 "BRONZE_ENTRY_POINT": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{BRONZE_JOB_NAME}.py",
                 "BRONZE_ARGS": _json_with_tokens(args),
                 "SPARK_SUBMIT_PARAMETERS": spark_submit_parameters(
-                    lakehouse.py_files_uri, artifacts, BRONZE_JARS
+                    lakehouse.py_files_uri, artifacts, BRONZE_JARS, emr=self._config.emr
                 ),
                 "MONITORING_CONFIGURATION": _json_with_tokens(
                     _lower_keys(monitoring_overrides(artifacts, emr.log_group))
