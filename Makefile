@@ -1,6 +1,7 @@
 # WikiStream developer entry points. `make run` and `make test` do all set-up themselves
-# (idempotent, cached by stamp files): virtualenv + pinned pip installs, the locally
-# pinned AWS CDK CLI (npm, not global), jarjar from Debian, and the local Iceberg jars.
+# (idempotent, cached by stamp files): virtualenv + pinned pip installs, checkov in its
+# own virtualenv, the locally pinned AWS CDK CLI and IAM simulator (npm, not global),
+# jarjar from Debian, and the local Iceberg jars.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -41,6 +42,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
+# checkov (tests/infra/test_checkov.py) lives in its own venv: its dependencies clash
+# with the pins in requirements*.txt (boto3/botocore among them).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON_SYS) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip==24.3.1
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -56,7 +66,7 @@ $(JARJAR):
 .cache/jars/jars.stamp.json: $(VENV)/.installed $(JARJAR) local_runtime/jars.py
 	$(PY) -m local_runtime.jars
 
-setup: $(VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
 
 run: setup
 	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) \
@@ -97,4 +107,4 @@ clean:
 	rm -rf .wikistream cdk.out
 
 distclean: clean
-	rm -rf $(VENV) node_modules .cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .cache
