@@ -1,7 +1,8 @@
 # WikiStream developer entry points. `make run` and `make test` do all set-up themselves
-# (idempotent, cached by stamp files): virtualenv + pinned pip installs, the locally
-# pinned AWS CDK CLI (npm, not global), and every jar of the JVM manifest jvm/pom.xml
-# (resolved with Maven from Maven Central into .cache/jars/<bundle>/).
+# (idempotent, cached by stamp files): virtualenv + pinned pip installs, checkov in its
+# own virtualenv, the locally pinned AWS CDK CLI and IAM simulator (npm, not global), and
+# every jar of the JVM manifest jvm/pom.xml (resolved with Maven from Maven Central into
+# .cache/jars/<bundle>/).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
@@ -42,6 +43,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements.txt -r requirements-dev.txt
 	@touch $@
 
+# checkov (tests/infra/test_checkov.py) lives in its own venv: its dependencies clash
+# with the pins in requirements*.txt (boto3/botocore among them).
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON_SYS) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip==24.3.1
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r requirements-checkov.txt
+	@touch $@
+
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
@@ -53,7 +63,7 @@ node_modules/.installed: package.json package-lock.json
 	  else echo "error: Maven is missing; run: sudo apt-get install -y maven" >&2; exit 1; fi; }
 	$(PY) -m local_runtime.jars
 
-setup: $(VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
+setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
 
 run: setup
 	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) \
@@ -94,4 +104,4 @@ clean:
 	rm -rf .wikistream cdk.out
 
 distclean: clean
-	rm -rf $(VENV) node_modules .cache
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules .cache

@@ -31,6 +31,11 @@ METRICS_NAMESPACE = "WikiStream"
 EMR_RELEASE_LABEL = "emr-7.12.0"
 
 
+#: vCPU counts an EMR Serverless worker can have (EMR Serverless user guide, "Supported
+#: worker configurations").
+EMR_WORKER_VCPUS: Tuple[int, ...] = (1, 2, 4, 8, 16)
+
+
 class ConfigError(ValueError):
     """A configuration value is invalid; the message says which and why."""
 
@@ -114,6 +119,12 @@ class KafkaConfig:
     #: broker on 127.0.0.1). Read by the bronze Kafka source; AWS environments must use iam.
     auth: str = "iam"
 
+    @property
+    def bronze_topics(self) -> Tuple[str, ...]:
+        """Every topic bronze reads: the main topic and the producer's dead-letter topic.
+        The bronze Kafka source subscribes to these and the EMR role is granted on them."""
+        return (self.topic, self.dlq_topic)
+
 
 @dataclass(frozen=True)
 class ProducerConfig:
@@ -140,6 +151,14 @@ class EmrConfig:
     prewarm_executors: int = 0
     job_timeout_minutes: int = 60
     bronze_max_failed_attempts_per_hour: int = 5
+    #: Spark driver/executor size of every job run (``spark.{driver,executor}.{cores,memory}``).
+    #: Small: one cycle's data is small and the always-on bronze stream dominates cost
+    #: (docs/DEPLOY.md). The pre-initialized workers are sized from the same four fields.
+    driver_cores: int = 1
+    driver_memory_gb: int = 2
+    executor_cores: int = 1
+    executor_memory_gb: int = 2
+    max_executors: int = 4
 
 
 @dataclass(frozen=True)
@@ -361,6 +380,14 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("dq.volume_min_ratio must be between 0 and 1")
     if config.emr.max_vcpu < 2 or config.emr.max_memory_gb < 4:
         errors.append("emr.max_vcpu must be >= 2 and emr.max_memory_gb >= 4")
+    for role in ("driver", "executor"):
+        cores = getattr(config.emr, f"{role}_cores")
+        if cores not in EMR_WORKER_VCPUS:
+            errors.append(f"emr.{role}_cores must be one of {EMR_WORKER_VCPUS}, got {cores}")
+        if getattr(config.emr, f"{role}_memory_gb") < 1:
+            errors.append(f"emr.{role}_memory_gb must be >= 1")
+    if config.emr.max_executors < 1:
+        errors.append("emr.max_executors must be >= 1")
     if config.alert_email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alert_email):
         errors.append(f"alert_email {config.alert_email!r} is not an email address")
     if not _NAME.match(config.lakehouse.table_bucket_name):
