@@ -208,9 +208,16 @@ class Console:
         try:
             mtime = self.template_path.stat().st_mtime
             if mtime != self._template_mtime:
-                self._widgets = model.dashboard_widgets(json.loads(self.template_path.read_text()))
+                from stacks.asl import definition_for_local
+
+                template = json.loads(self.template_path.read_text())
+                self._widgets = model.dashboard_widgets(template)
                 self._template_mtime = mtime
-        except (OSError, ValueError):  # not synthesized yet, or being written
+                # The graph before the first execution; watch() replaces it with the executed one.
+                graph = model.state_graph(definition_for_local(template))
+                with self._lock:
+                    self._graph = self._graph or graph
+        except (OSError, ValueError, KeyError):  # not synthesized yet, or being written
             pass
         return self._widgets
 
@@ -233,6 +240,7 @@ class Console:
 
     def state(self) -> dict[str, Any]:
         now = time.time()
+        widgets = self.widgets()
         with self._lock:
             executions = list(self._executions)
             alerts = list(self._alerts)
@@ -251,7 +259,7 @@ class Console:
             "graph": graph,
             "dashboard": {
                 "bucket_s": BUCKET_S,
-                "widgets": model.dashboard_view(self.widgets(), rows, self.started, BUCKET_S),
+                "widgets": model.dashboard_view(widgets, rows, self.started, BUCKET_S),
             },
             "alerts": alerts,
             "tables": tables,

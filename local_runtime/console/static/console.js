@@ -150,6 +150,10 @@ function renderDashboard(state) {
       charts[w.title] = chart;
     } else {
       chart.data.datasets = datasets;
+    }
+    if (chart.options) { // one time axis for every widget, as on the CloudWatch dashboard
+      chart.options.scales.x.min = 0;
+      chart.options.scales.x.max = Math.ceil(state.elapsed_s / state.dashboard.bucket_s) * state.dashboard.bucket_s;
       chart.update("none");
     }
     const box = grid.querySelector(`[data-widget="${CSS.escape(w.title)}"]`);
