@@ -453,13 +453,15 @@ class LocalPlatform:
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
+        from local_runtime.console.server import watching
         from local_runtime.faults import FAULTS, gold_snapshots
         from local_runtime.machine import BROKEN, POLL_S, local_state_machine
 
         report: dict[str, Any] = {"executions": [], "alerts": [], "fault": None}
-        with local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine:
-            if self.console is not None:
-                self.console.watch(machine)
+        with (
+            local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine,
+            watching(self.console, machine),
+        ):
             loop = f"run{run_number:04d}"
             machine.start(f"{loop}-cycle-1", self.options.wait_seconds, loop=loop)
             completed: list[str] = []
@@ -515,8 +517,6 @@ class LocalPlatform:
                     }
                 )
             report["alerts"] = machine.alerts()
-            if self.console is not None:
-                self.console.unwatch()
         self.status.state = "loop stopped"
         return report
 

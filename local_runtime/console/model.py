@@ -152,12 +152,20 @@ def series(
     return [[start, round(aggregate(buckets[start], ref.stat), 3)] for start in sorted(buckets)]
 
 
+#: The definition's own putMetricData states (they reach moto's CloudWatch, not the NDJSON).
+RECORDING_STATES = {"RecordSuccess": "PipelineCycleSucceeded", "RecordFailure": "PipelineCycleFailed"}
+
+
 def execution_metric_rows(executions: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """The AWS/States metrics as local rows, from the executions (the service emits them;
-    locally nobody does): one ``ExecutionsStarted`` per start and one per terminal status."""
+    """Metrics the executions stand for, as local rows: the AWS/States ones (the service
+    emits them; locally nobody does), one ``ExecutionsStarted`` per start and one per
+    terminal status, and the cycle counts the definition's Record* states publish."""
     rows: list[dict[str, Any]] = []
     for e in executions:
         rows.append({"ts": e["start"], "name": "ExecutionsStarted", "value": 1.0, "dims": {}})
+        for state, metric in RECORDING_STATES.items():
+            if state in e.get("entered", {}):
+                rows.append({"ts": e["entered"][state], "name": metric, "value": 1.0, "dims": {}})
         for metric, status in STATES_METRICS.items():
             if status is not None and e["status"] == status and e.get("stop") is not None:
                 rows.append({"ts": e["stop"], "name": metric, "value": 1.0, "dims": {}})
@@ -201,12 +209,15 @@ def execution_view(
     assert start is not None
     stop = _seconds(summary.get("stopDate"))
     visited: list[str] = []
+    entered: dict[str, float] = {}
     exited: set[str] = set()
     failed: list[dict[str, str]] = []
     for event in events:
         kind = str(event["type"])
         if kind.endswith("StateEntered"):
             visited.append(str(event["stateEnteredEventDetails"]["name"]))
+            stamp = _seconds(event.get("timestamp"))
+            entered.setdefault(visited[-1], stamp if stamp is not None else start)
         elif kind.endswith("StateExited"):
             exited.add(str(event["stateExitedEventDetails"]["name"]))
         elif kind.endswith("Failed") and visited:
@@ -231,6 +242,7 @@ def execution_view(
         "stop": stop,
         "duration_s": round((stop if stop is not None else now) - start, 1),
         "states": visited,
+        "entered": entered,
         "current": current,
         "failed": unique,
     }

@@ -24,10 +24,12 @@ import logging
 import shutil
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, ContextManager, Optional
 
 from local_runtime.console import model
 
@@ -116,7 +118,7 @@ class Console:
         return self
 
     def close(self) -> None:
-        self.unwatch()
+        self.unwatch(last_look=False)  # the mock may be gone: no more calls to it
         self._httpd.shutdown()
         self._httpd.server_close()
 
@@ -193,14 +195,25 @@ class Console:
         self._watcher = threading.Thread(target=loop, name="console-watch", daemon=True)
         self._watcher.start()
 
-    def unwatch(self) -> None:
-        """Stop following the machine after one last look (call it while the mock is alive)."""
+    def unwatch(self, last_look: bool = True) -> None:
+        """Stop following the machine, after one last look while the mock is still alive
+        (outside it, the clients would call AWS itself)."""
         if self._watcher is None:
             return
         self._watch_stop.set()
         self._watcher.join()
         self._watcher = None
-        self._look()
+        if last_look:
+            self._look()
+
+    @contextmanager
+    def watching(self, machine: Any) -> Iterator[None]:
+        """:meth:`watch` ``machine`` for the block; enter it inside the machine's mock."""
+        self.watch(machine)
+        try:
+            yield
+        finally:
+            self.unwatch()
 
     # -- the document -----------------------------------------------------------------------
     def widgets(self) -> list[model.DashboardWidget]:
@@ -321,3 +334,8 @@ class Console:
                 self._send(file.read_bytes(), _TYPES.get(file.suffix, "application/octet-stream"))
 
         return Handler
+
+
+def watching(console: Optional[Console], machine: Any) -> ContextManager[None]:
+    """``console.watching(machine)``, or nothing for a run without a console."""
+    return console.watching(machine) if console is not None else nullcontext()

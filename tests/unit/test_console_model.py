@@ -59,10 +59,14 @@ def test_series_bucket_by_stat_ignore_env_and_tokens_but_honour_layer() -> None:
     assert model.series(produced, rows, t0=100.0, bucket_s=5.0) == [[0.0, 7.0], [5.0, 5.0]]
     assert model.series(gate, rows, t0=100.0, bucket_s=5.0) == [[0.0, 0.0]]
     executions = [
-        {"start": 101.0, "stop": 103.0, "status": "SUCCEEDED"},
-        {"start": 103.0, "stop": None, "status": "RUNNING"},
+        {"start": 101.0, "stop": 103.0, "status": "SUCCEEDED", "entered": {"RecordSuccess": 102.0}},
+        {"start": 103.0, "stop": None, "status": "RUNNING", "entered": {}},
     ]
-    assert model.series(started, model.execution_metric_rows(executions), 100.0, 5.0) == [[0.0, 2.0]]
+    derived = model.execution_metric_rows(executions)
+    assert model.series(started, derived, 100.0, 5.0) == [[0.0, 2.0]]
+    assert [(r["name"], r["ts"]) for r in derived if r["name"].startswith("Pipeline")] == [
+        ("PipelineCycleSucceeded", 102.0)
+    ]
 
 
 def _event(kind: str, **details: object) -> dict[str, object]:
@@ -79,7 +83,7 @@ def test_execution_view_names_the_failed_states_with_error_and_cause() -> None:
         _event("TaskFailed", taskFailedEventDetails={"error": "States.TaskFailed", "cause": '{"x": 1}'}),
         _event("TaskStateExited", stateExitedEventDetails={"name": "BronzeGate"}),
         _event("PassStateEntered", stateEnteredEventDetails={"name": "BronzeGateFailed"}),
-        _event("FailStateEntered", stateEnteredEventDetails={"name": "CycleFailed"}),
+        _event("FailStateEntered", stateEnteredEventDetails={"name": "CycleFailed"}, timestamp=stop),
         _event(
             "ExecutionFailed", executionFailedEventDetails={"error": "PipelineCycleFailed", "cause": "see"}
         ),
@@ -92,6 +96,11 @@ def test_execution_view_names_the_failed_states_with_error_and_cause() -> None:
         "stop": stop.timestamp(),
         "duration_s": 30.0,
         "states": ["BronzeGate", "BronzeGateFailed", "CycleFailed"],
+        "entered": {
+            "BronzeGate": start.timestamp(),
+            "BronzeGateFailed": start.timestamp(),
+            "CycleFailed": stop.timestamp(),
+        },
         "current": None,
         "failed": [
             {"state": "BronzeGate", "error": "States.TaskFailed", "cause": '{"x": 1}'},
