@@ -27,7 +27,7 @@ PYTEST_ARGS ?=
 .PHONY: help setup browser run test lint format unit bench synth reliability inspect clean distclean
 
 help:
-	@echo "make run        # the whole local pipeline on embedded defaults (EVENTS= RATE= CYCLES= FAULTS= INPUT=)"
+	@echo "make run        # the whole local pipeline, live console on 127.0.0.1 (EVENTS= RATE= CYCLES= FAULTS= INPUT= CONSOLE_PORT=)"
 	@echo "make test       # lint + type-check + every test tier (unit, component, infra, e2e)"
 	@echo "make lint       # ruff lint + format check, mypy strict on stacks/ and lambdas/"
 	@echo "make bench      # benchmarks; prints ratios, writes bench/results/latest.json"

@@ -81,7 +81,8 @@ def console_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
                 # A read that races a render fails: the next one reads again.
                 with contextlib.suppress(Exception):
                     readings.append({"t": time.monotonic(), **read_page(browser)})
-                if readings and any(s == "FAILED" for _, s in readings[-1]["executions"]):
+                live = bool(readings) and readings[-1]["status"].endswith("live")
+                if live and any(s == "FAILED" for _, s in readings[-1]["executions"]):
                     browser.save_screenshot(str(ARTIFACTS / "console-e2e.png"))
                 time.sleep(1.5)
             snapshot = data_dir / "console" / "index.html"
