@@ -15,9 +15,10 @@ export PYTHONPATH := $(CURDIR)
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 # `make run` options (see README, "What make run does")
+# Paced by default (~90 s of replay) so the live console shows series moving and >= 3 cycles.
 EVENTS ?= 20000
-RATE ?= 0
-CYCLES ?= 2
+RATE ?= 220
+CYCLES ?= 3
 FAULTS ?=
 INPUT ?=
 # PREWARM=0 skips the scratch cycle that warms the job server before ingestion.
@@ -25,10 +26,10 @@ PREWARM ?= 1
 ENV ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: help setup run test lint format unit bench synth reliability inspect clean distclean
+.PHONY: help setup browser run test lint format unit bench synth reliability inspect clean distclean
 
 help:
-	@echo "make run        # the whole local pipeline on embedded defaults (EVENTS= RATE= CYCLES= FAULTS= INPUT=)"
+	@echo "make run        # the whole local pipeline, live console on 127.0.0.1 (EVENTS= RATE= CYCLES= FAULTS= INPUT= CONSOLE_PORT=)"
 	@echo "make test       # lint + type-check + every test tier (unit, component, infra, e2e)"
 	@echo "make lint       # ruff lint + format check, mypy strict on stacks/ and lambdas/"
 	@echo "make bench      # benchmarks; prints ratios, writes bench/results/latest.json"
@@ -65,8 +66,20 @@ node_modules/.installed: package.json package-lock.json
 
 setup: $(VENV)/.installed $(CHECKOV_VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
 
+# The browser test's Chromium and ChromeDriver: Debian's packages, never a downloaded browser.
+BROWSER_BINS := /usr/bin/chromium /usr/bin/chromedriver
+$(BROWSER_BINS):
+	@if [ "$$(id -u)" = "0" ]; then \
+	  (apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 || \
+	   (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null)); \
+	else \
+	  echo "error: Chromium is missing; run: sudo apt-get install -y chromium chromium-driver" >&2; exit 1; \
+	fi
+
+browser: $(BROWSER_BINS)
+
 run: setup
-	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) \
+	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) $(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT)) \
 	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(INPUT),--input $(INPUT)) \
 	  $(if $(filter 0,$(PREWARM)),--no-prewarm)
 
@@ -79,7 +92,7 @@ format: $(VENV)/.installed
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-test: setup lint
+test: setup browser lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 unit: setup

@@ -43,6 +43,8 @@ from typing import Any, Optional
 from wikistream.config import PlatformConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where the live console listens by default (local_runtime/console).
+DEFAULT_CONSOLE_PORT = 8765
 LIVE_RATE_PER_S = 50.0
 #: The deployed environment whose state machine the local run executes (see synthesized_definition).
 ASL_ENV = "staging"
@@ -69,6 +71,8 @@ class RunOptions:
     quiet: bool = False
     #: Warm the job server with a scratch cycle first (local_runtime/prewarm.py).
     prewarm: bool = True
+    #: The live console's port on 127.0.0.1 (a free one when taken; 0: any; None: no console).
+    console_port: Optional[int] = DEFAULT_CONSOLE_PORT
 
 
 @dataclass
@@ -125,6 +129,12 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         action="store_false",
         help="skip the scratch cycle that warms the job server before ingestion starts",
     )
+    p.add_argument(
+        "--console-port",
+        type=int,
+        default=DEFAULT_CONSOLE_PORT,
+        help=f"live console port on 127.0.0.1 (default {DEFAULT_CONSOLE_PORT}; a free one if taken; -1: none)",
+    )
     ns = p.parse_args(argv)
     from local_runtime.faults import FAULTS
 
@@ -154,6 +164,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         timeout_s=ns.timeout,
         quiet=ns.quiet,
         prewarm=ns.prewarm,
+        console_port=None if ns.console_port < 0 else ns.console_port,
     )
 
 
@@ -247,6 +258,8 @@ class LocalPlatform:
         #: Long-running children that must stay up for the whole run (not the producer,
         #: which exits once it has sent every event).
         self.services: dict[str, subprocess.Popen[bytes]] = {}
+        #: The live console (local_runtime/console), if the run has one.
+        self.console: Any = None
 
     # -- printing ----------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -436,12 +449,17 @@ class LocalPlatform:
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
+        from local_runtime.console.server import watching
         from local_runtime.faults import FAULTS, gold_snapshots
         from local_runtime.machine import BROKEN, POLL_S, local_state_machine
 
         report: dict[str, Any] = {"executions": [], "alerts": [], "fault": None}
-        with local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine:
-            machine.start(f"run{run_number:04d}-cycle-0001", self.options.wait_seconds)
+        with (
+            local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine,
+            watching(self.console, machine),
+        ):
+            loop = f"run{run_number:04d}"
+            machine.start(f"{loop}-cycle-1", self.options.wait_seconds, loop=loop)
             completed: list[str] = []
             injected_after: Optional[str] = None
             deadline = time.monotonic() + self.options.timeout_s
@@ -695,6 +713,13 @@ def run(options: RunOptions) -> int:
     data_dir = options.data_dir.resolve()
     run_number = _next_run_number(data_dir)
     print(f"WikiStream local run #{run_number}: data in {data_dir}", flush=True)
+    console = None
+    if options.console_port is not None:
+        from local_runtime.console.server import Console
+
+        template = data_dir / "cdk.out" / f"WikiStream-{ASL_ENV}.template.json"
+        console = Console(data_dir, run_number=run_number, template_path=template, port=options.console_port)
+        print(f"console: {console.start().url}", flush=True)
     events_file, manifest = prepare_input(options, run_number)
     print(
         f"input: {events_file}"
@@ -703,6 +728,9 @@ def run(options: RunOptions) -> int:
     )
     ok = True
     with LocalPlatform(options) as platform:
+        if console is not None:
+            platform.console = console.follow(lambda: platform.status.phase, platform.run_started_wall)
+            platform.stack.callback(console.close)
         platform.start_spark()
         baseline = bronze_baseline(platform.spark)
         definition = platform.synthesized_definition()
@@ -843,6 +871,9 @@ def run(options: RunOptions) -> int:
             summary,
         )
         print(f"\nlocal dashboard: {page}")
+        if console is not None:
+            console.set_done(ok)
+            print(f"console snapshot (opens offline): {console.write_snapshot(data_dir / 'console')}")
         print(f"alerts: {alerts_file}")
         print(f"result: {'OK' if ok else 'PROBLEMS (see above)'}", flush=True)
     return 0 if ok else 1
