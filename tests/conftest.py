@@ -16,12 +16,16 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def spark(spark_warehouse: Path) -> Iterator[object]:
+    from local_runtime.deequ import deequ_jars
     from local_runtime.jars import ensure_jars
     from spark_jobs.session import LocalTarget, build_session
 
+    # The Deequ jar too, so the `deequ` DQ engine runs for real (a fresh machine gets it
+    # from `make setup`; a missing jar fails here, loudly, instead of skipping).
+    jars = [*ensure_jars(), *deequ_jars()]
     session = build_session(
         "wikistream-tests",
-        LocalTarget(warehouse=spark_warehouse, jars=ensure_jars(), shuffle_partitions=2, driver_memory="2g"),
+        LocalTarget(warehouse=spark_warehouse, jars=jars, shuffle_partitions=2, driver_memory="2g"),
     )
     yield session
     session.stop()
