@@ -9,17 +9,17 @@ Python 3.9-compatible.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Dict, Protocol, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Protocol, Sequence
 
 from spark_jobs.dq.checks import Check
 from spark_jobs.dq.evaluate import Metric
 from spark_jobs.dq.window import Window
+from wikistream.config import DQ_ENGINES as ENGINES
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-#: Engine names ``dq.engine`` and ``dq_gate --engine`` accept.
-ENGINES: Tuple[str, ...] = ("spark", "deequ")
+__all__ = ["ENGINES", "DqEngine", "engine_for"]
 
 
 class DqEngine(Protocol):
