@@ -20,6 +20,8 @@ FAULTS ?=
 INPUT ?=
 # PREWARM=0 skips the scratch cycle that warms the job server before ingestion.
 PREWARM ?= 1
+# DQ_ENGINE=spark|deequ measures the gates with that engine (default: config dq.engine).
+DQ_ENGINE ?=
 ENV ?= dev
 PYTEST_ARGS ?=
 
@@ -61,7 +63,7 @@ setup: $(VENV)/.installed node_modules/.installed .cache/jars/jars.stamp.json
 run: setup
 	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) \
 	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(INPUT),--input $(INPUT)) \
-	  $(if $(filter 0,$(PREWARM)),--no-prewarm)
+	  $(if $(filter 0,$(PREWARM)),--no-prewarm) $(if $(DQ_ENGINE),--dq-engine $(DQ_ENGINE))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

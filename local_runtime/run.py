@@ -38,7 +38,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from wikistream.config import PlatformConfig, load_config
+from wikistream.config import DQ_ENGINES, PlatformConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIVE_RATE_PER_S = 50.0
@@ -67,6 +67,8 @@ class RunOptions:
     quiet: bool = False
     #: Warm the job server with a scratch cycle first (local_runtime/prewarm.py).
     prewarm: bool = True
+    #: DQ engine of the gates (``None``: the local environment's ``dq.engine``).
+    dq_engine: Optional[str] = None
 
 
 @dataclass
@@ -117,6 +119,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
     p.add_argument("--data-faults", default=DEFAULT_DATA_FAULTS, help="generator fault rates ('' for none)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--dq-engine", choices=DQ_ENGINES, default=None, help="DQ engine (default: dq.engine)")
     p.add_argument(
         "--no-prewarm",
         dest="prewarm",
@@ -152,6 +155,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         timeout_s=ns.timeout,
         quiet=ns.quiet,
         prewarm=ns.prewarm,
+        dq_engine=ns.dq_engine,
     )
 
 
@@ -231,7 +235,10 @@ class LocalPlatform:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
-        self.config: PlatformConfig = load_config("local", {"data_dir": str(self.data_dir)})
+        overrides: dict[str, Any] = {"data_dir": str(self.data_dir)}
+        if options.dq_engine:
+            overrides["dq"] = {"engine": options.dq_engine}
+        self.config: PlatformConfig = load_config("local", overrides)
         self.status = Status()
         self.stack = ExitStack()
         self.logs = self.data_dir / "logs"
@@ -296,9 +303,14 @@ class LocalPlatform:
         from spark_jobs.session import LocalTarget, build_session
 
         self.status.phase = "spark"
+        jars = ensure_jars()
+        if self.config.dq.engine == "deequ":
+            from local_runtime.deequ import deequ_jars
+
+            jars = [*jars, *deequ_jars()]
         self.spark = build_session(
             "wikistream-local-runner",
-            LocalTarget(warehouse=self.data_dir / "warehouse", jars=ensure_jars(), driver_memory="6g"),
+            LocalTarget(warehouse=self.data_dir / "warehouse", jars=jars, driver_memory="6g"),
         )
         created = create_missing(self.spark)
         if created:
@@ -436,7 +448,7 @@ class LocalPlatform:
         from local_runtime.jobs import run_local_job
 
         self.status.state = request.name
-        run_local_job(self.spark, request, self.data_dir)
+        run_local_job(self.spark, request, self.data_dir, self.config.dq.engine)
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
