@@ -44,6 +44,22 @@ def _timed(fn: Callable[[], Any], repeats: int) -> float:
     return round(statistics.median(times), 3)
 
 
+def _timed_interleaved(fns: Dict[str, Callable[[], Any]], repeats: int) -> Dict[str, float]:
+    """Median time of each of ``fns``, run in turn within every repeat (after one warm-up each).
+
+    On a shared machine, load that comes and goes then hits every contender alike.
+    """
+    for fn in fns.values():
+        fn()
+    times: Dict[str, List[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: round(statistics.median(t), 3) for name, t in times.items()}
+
+
 def _write_bronze(spark: Any, rows: int) -> None:
     from wikistream.catalogue import RAW_EVENTS
 
@@ -119,18 +135,30 @@ def run(rows: int = 1_000_000, repeats: int = 3) -> Dict[str, Any]:
         suite = suite_for("bronze", DqConfig())
         engines = {name: engine_for(name) for name in ("spark", "deequ")}
         out: Dict[str, Any] = {"rows": rows, "checks": len(suite), "write_s": round(write_s, 3)}
-        # Same window, same session, interleaved per repeat so drift on a shared machine
-        # hits both engines alike.
-        for name, engine in engines.items():
+        # Same window, same session, the engines taking turns within every repeat.
+        for engine in engines.values():
             engine.ensure_available(spark)
-            out[f"{name}_metrics_s"] = _timed(
-                lambda e=engine: e.compute_metrics(spark, suite, window, 5), repeats
+        out.update(
+            _timed_interleaved(
+                {
+                    f"{name}_metrics_s": (lambda e=engine: e.compute_metrics(spark, suite, window, 5))
+                    for name, engine in engines.items()
+                },
+                repeats,
             )
+        )
         job = parse_job_args("dq_gate", ["--env", "local", "--run-id", "bench", "--data-dir", str(tmp)])
         sink = LocalMetricsSink(tmp / "metrics.ndjson")
-        for name, engine in engines.items():
-            gate = GateArgs(job, "bronze", now=now)
-            out[f"{name}_gate_s"] = _timed(lambda e=engine, g=gate: run_gate(spark, g, sink, e), repeats)
+        gate = GateArgs(job, "bronze", now=now)
+        out.update(
+            _timed_interleaved(
+                {
+                    f"{name}_gate_s": (lambda e=engine: run_gate(spark, gate, sink, e))
+                    for name, engine in engines.items()
+                },
+                repeats,
+            )
+        )
         # Where the time goes.
         read_cols = sorted({c for check in suite for c in check.columns})
         floor = [F.count(F.col(c)) for c in read_cols] + [F.countDistinct("event_id")]
