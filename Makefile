@@ -23,6 +23,8 @@ FAULTS ?=
 INPUT ?=
 # PREWARM=0 skips the scratch cycle that warms the job server before ingestion.
 PREWARM ?= 1
+# DQ_ENGINE=spark|deequ measures the gates with that engine (default: config dq.engine).
+DQ_ENGINE ?=
 ENV ?= dev
 PYTEST_ARGS ?=
 
@@ -81,7 +83,7 @@ browser: $(BROWSER_BINS)
 run: setup
 	$(PY) -m local_runtime.run --events $(EVENTS) --rate $(RATE) --cycles $(CYCLES) $(if $(CONSOLE_PORT),--console-port $(CONSOLE_PORT)) \
 	  $(if $(FAULTS),--faults $(FAULTS)) $(if $(INPUT),--input $(INPUT)) \
-	  $(if $(filter 0,$(PREWARM)),--no-prewarm)
+	  $(if $(filter 0,$(PREWARM)),--no-prewarm) $(if $(DQ_ENGINE),--dq-engine $(DQ_ENGINE))
 
 lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .

@@ -40,7 +40,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from wikistream.config import PlatformConfig, load_config
+from wikistream.config import DQ_ENGINES, PlatformConfig, load_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where the live console listens by default (local_runtime/console).
@@ -73,6 +73,8 @@ class RunOptions:
     prewarm: bool = True
     #: The live console's port on 127.0.0.1 (a free one when taken; 0: any; None: no console).
     console_port: Optional[int] = DEFAULT_CONSOLE_PORT
+    #: DQ engine of the gates (``None``: the local environment's ``dq.engine``).
+    dq_engine: Optional[str] = None
 
 
 @dataclass
@@ -123,6 +125,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
     p.add_argument("--data-faults", default=DEFAULT_DATA_FAULTS, help="generator fault rates ('' for none)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--dq-engine", choices=DQ_ENGINES, default=None, help="DQ engine (default: dq.engine)")
     p.add_argument(
         "--no-prewarm",
         dest="prewarm",
@@ -165,6 +168,7 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         quiet=ns.quiet,
         prewarm=ns.prewarm,
         console_port=None if ns.console_port < 0 else ns.console_port,
+        dq_engine=ns.dq_engine,
     )
 
 
@@ -244,7 +248,10 @@ class LocalPlatform:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
-        self.config: PlatformConfig = load_config("local", {"data_dir": str(self.data_dir)})
+        overrides: dict[str, Any] = {"data_dir": str(self.data_dir)}
+        if options.dq_engine:
+            overrides["dq"] = {"engine": options.dq_engine}
+        self.config: PlatformConfig = load_config("local", overrides)
         self.status = Status()
         self.stack = ExitStack()
         self.logs = self.data_dir / "logs"
@@ -445,7 +452,7 @@ class LocalPlatform:
         from local_runtime.jobs import run_local_job
 
         self.status.state = request.name
-        run_local_job(self.spark, request, self.data_dir)
+        run_local_job(self.spark, request, self.data_dir, self.config.dq.engine)
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
