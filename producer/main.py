@@ -115,7 +115,10 @@ class Producer:
         """Route one SSE event to the sink (or count it filtered)."""
         counters = self.counters
         counters.received += 1
-        routed = route_event(event.data, self.settings.max_event_bytes)
+        received = datetime.now(timezone.utc)
+        routed = route_event(
+            event.data, self.settings.max_event_bytes, received_at=received, bounds=self.settings.time_bounds
+        )
         if routed.route == ROUTE_MAIN:
             self.sink.send(ROUTE_MAIN, routed.key, event.data.encode("utf-8"), event.id)
             assert routed.event is not None
@@ -129,7 +132,7 @@ class Producer:
                 reason=reason,
                 raw=event.data,
                 sse_id=event.id,
-                received_at=_utc_now(),
+                received_at=received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 producer_host=self.host,
                 producer_version=__version__,
             )

@@ -20,10 +20,20 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
 from wikistream.config import DOMAINS
-from wikistream.events import CONTRACT, RULE_MALFORMED_JSON, RULE_NOT_AN_OBJECT, RULE_OVERSIZED
+from wikistream.events import (
+    CONTRACT,
+    DEFAULT_TIME_BOUNDS,
+    RULE_MALFORMED_JSON,
+    RULE_NOT_AN_OBJECT,
+    RULE_OVERSIZED,
+    TimeBounds,
+    event_time_of,
+    time_violation,
+)
 
 ROUTE_MAIN = "main"
 ROUTE_DLQ = "dlq"
@@ -140,9 +150,25 @@ def check_payload(raw: str, max_bytes: int) -> Tuple[Optional[Dict[str, Any]], O
     return (event if type(event) is dict else None), rule
 
 
-def route_event(raw: str, max_bytes: int, allowed_domains: Mapping[str, object] = DOMAINS) -> Routed:
-    """Decide where ``raw`` goes. Pure."""
+def route_event(
+    raw: str,
+    max_bytes: int,
+    allowed_domains: Mapping[str, object] = DOMAINS,
+    *,
+    received_at: Optional[datetime] = None,
+    bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
+) -> Routed:
+    """Decide where ``raw`` goes. Pure given ``received_at`` (default: now).
+
+    After the contract, the event-time rules of :func:`wikistream.events.time_violation`
+    against ``received_at``: an event from beyond the clock-skew allowance or older than
+    the late bound goes to the DLQ with that rule, exactly as bronze would dead-letter it.
+    """
     event, rule = check_payload(raw, max_bytes)
+    if rule is None:
+        assert event is not None
+        when, _ = event_time_of(event)
+        rule = time_violation(when, received_at or datetime.now(timezone.utc), bounds)
     if rule is not None:
         key = None
         if event is not None:

@@ -145,7 +145,16 @@ class PipelineConfig:
 
     cycle_wait_seconds: int = 900
     bronze_trigger_seconds: int = 60
+    #: An event whose time (``meta.dt``, else ``timestamp``) is more than this many hours
+    #: before the time the producer received it (bronze: its Kafka timestamp) is
+    #: dead-lettered as ``late:event_time``, by the producer and by bronze alike
+    #: (wikistream/events.py). Gold recomputes only hours it can reopen cheaply; an
+    #: event this late is kept with its raw payload for a deliberate backfill instead.
     late_event_bound_hours: int = 48
+    #: How far an event time may lie *ahead* of its reference time (clock skew between
+    #: MediaWiki's app servers and ours). Beyond it: dead-lettered as ``future:event_time``,
+    #: so no event from the future reaches silver, gold or the freshness checks.
+    max_clock_skew_seconds: int = 300
     risk_min_events: int = 5
     #: How bronze runs on AWS: "streaming" = one always-on Structured Streaming job run
     #: (restarted by the bronze-restart Lambda); "per_cycle" = the state machine runs
@@ -346,6 +355,10 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("pipeline.cycle_wait_seconds must be >= 0")
     if config.pipeline.bronze_trigger_seconds < 1:
         errors.append("pipeline.bronze_trigger_seconds must be >= 1")
+    if config.pipeline.late_event_bound_hours < 1:
+        errors.append("pipeline.late_event_bound_hours must be >= 1")
+    if config.pipeline.max_clock_skew_seconds < 0:
+        errors.append("pipeline.max_clock_skew_seconds must be >= 0")
     if config.dq.engine not in ("spark", "deequ"):
         errors.append(f"dq.engine must be 'spark' or 'deequ', got {config.dq.engine!r}")
     if config.dq.freshness_level not in ("ERROR", "WARNING"):

@@ -11,7 +11,7 @@ import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -51,6 +51,9 @@ def build_input(
     from producer.validation import ROUTE_DLQ, dlq_envelope, route_event
 
     max_bytes = load_config("local").producer.max_event_bytes
+    # Default: event times ending now, as a live stream's, so the event-time bounds hold
+    # against the Kafka timestamps a real broker gives the records (received now).
+    start = start or datetime.now(timezone.utc) - timedelta(seconds=n / rate_per_s)
     records = list(generate(n, seed=seed, rate_per_s=rate_per_s, start=start, faults=FAULTS))
     expected = Expected()
     out: List[KafkaRecord] = []
@@ -82,15 +85,18 @@ def build_input(
     return out, expected, records
 
 
-def land_records(records: List[KafkaRecord], landing: Path, per_file: int) -> int:
-    """Land ``records`` as Kafka-shaped Parquet files (offsets per topic/partition)."""
+def land_records(
+    records: List[KafkaRecord], landing: Path, per_file: int, sent_at: Optional[datetime] = None
+) -> int:
+    """Land ``records`` as Kafka-shaped Parquet files (offsets per topic/partition), each
+    with the Kafka timestamp ``sent_at`` (default: now), the time bronze judges event time by."""
     import pyarrow as pa
 
     from local_runtime.kafka_bridge import ARROW_SCHEMA, land
 
     next_offset: Dict[Tuple[str, int], int] = {}
     rows = []
-    now_ms = int(time.time() * 1000)
+    sent = sent_at or datetime.fromtimestamp(int(time.time() * 1000) / 1000, tz=timezone.utc)
     for rec in records:
         tp = (rec.topic, rec.partition)
         offset = next_offset.get(tp, 0)
@@ -102,7 +108,7 @@ def land_records(records: List[KafkaRecord], landing: Path, per_file: int) -> in
                 "topic": rec.topic,
                 "partition": rec.partition,
                 "offset": offset,
-                "timestamp": datetime.fromtimestamp(now_ms / 1000, tz=timezone.utc),
+                "timestamp": sent,
                 "timestampType": 0,
             }
         )
