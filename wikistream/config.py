@@ -177,6 +177,9 @@ class DqConfig:
     volume_min_history: int = 3
     #: Stale data alerts by default; set to ERROR to block promotion on staleness.
     freshness_level: str = "WARNING"
+    #: Bronze WARNING when more than this percent of a window's events took their time
+    #: from ``timestamp`` because ``meta.dt`` was unreadable (none do on the live stream).
+    event_time_fallback_max_percent: float = 1.0
 
 
 @dataclass(frozen=True)
