@@ -174,7 +174,9 @@ class Producer:
         self.sink.poll(0)
         self.persist()
         try:
-            self.reporter.maybe_emit(self.totals(), self.counters.last_meta_dt)
+            self.reporter.maybe_emit(
+                self.totals(), self.counters.last_meta_dt, self.counters.filtered_by_reason
+            )
         except Exception:
             log.exception("could not emit metrics")
         health = self.settings.health_file
@@ -275,7 +277,7 @@ class Producer:
             log.error("%d messages undelivered after %.1fs flush", undelivered, self.settings.flush_timeout_s)
         self.persist(force=True)
         try:
-            self.reporter.emit(self.totals(), self.counters.last_meta_dt)
+            self.reporter.emit(self.totals(), self.counters.last_meta_dt, self.counters.filtered_by_reason)
         except Exception:
             log.exception("could not emit final metrics")
         stats: Dict[str, Any] = dict(self.totals())

@@ -188,7 +188,7 @@ SILVER_EVENTS = TableSpec(
         Column("event_type", "string", True),
         Column("namespace", "int"),
         Column("title", "string"),
-        Column("domain", "string", True),
+        Column("domain", "string", True, "canonical domain of the wiki (its database name decides)"),
         Column("region", "string", True),
         Column("language", "string", True),
         Column("user_name", "string"),

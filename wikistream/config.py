@@ -37,43 +37,53 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DomainInfo:
-    """Where a wiki lives: its region bucket and its content language."""
+    """Where a wiki lives: its region bucket, its content language, and its database name
+    (the event's ``wiki`` field, e.g. ``enwiki``), which is what identifies the wiki."""
 
     region: str
     language: str
+    wiki: str
 
 
 #: Domain allow-list and domain -> region/language map. The single copy: the producer's
 #: allow-list, silver's enrichment and the DQ allowed-values checks all derive from it.
 DOMAINS: Mapping[str, DomainInfo] = {
-    "commons.wikimedia.org": DomainInfo("global", "multi"),
-    "www.wikidata.org": DomainInfo("global", "multi"),
-    "meta.wikimedia.org": DomainInfo("global", "multi"),
-    "species.wikimedia.org": DomainInfo("global", "multi"),
-    "en.wikipedia.org": DomainInfo("americas", "en"),
-    "es.wikipedia.org": DomainInfo("americas", "es"),
-    "pt.wikipedia.org": DomainInfo("americas", "pt"),
-    "de.wikipedia.org": DomainInfo("europe", "de"),
-    "fr.wikipedia.org": DomainInfo("europe", "fr"),
-    "it.wikipedia.org": DomainInfo("europe", "it"),
-    "nl.wikipedia.org": DomainInfo("europe", "nl"),
-    "pl.wikipedia.org": DomainInfo("europe", "pl"),
-    "ru.wikipedia.org": DomainInfo("europe", "ru"),
-    "uk.wikipedia.org": DomainInfo("europe", "uk"),
-    "sv.wikipedia.org": DomainInfo("europe", "sv"),
-    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja"),
-    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh"),
-    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko"),
-    "id.wikipedia.org": DomainInfo("asia_pacific", "id"),
-    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi"),
-    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi"),
-    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar"),
-    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa"),
-    "he.wikipedia.org": DomainInfo("middle_east_africa", "he"),
-    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr"),
+    "commons.wikimedia.org": DomainInfo("global", "multi", "commonswiki"),
+    "www.wikidata.org": DomainInfo("global", "multi", "wikidatawiki"),
+    "meta.wikimedia.org": DomainInfo("global", "multi", "metawiki"),
+    "species.wikimedia.org": DomainInfo("global", "multi", "specieswiki"),
+    "en.wikipedia.org": DomainInfo("americas", "en", "enwiki"),
+    "es.wikipedia.org": DomainInfo("americas", "es", "eswiki"),
+    "pt.wikipedia.org": DomainInfo("americas", "pt", "ptwiki"),
+    "de.wikipedia.org": DomainInfo("europe", "de", "dewiki"),
+    "fr.wikipedia.org": DomainInfo("europe", "fr", "frwiki"),
+    "it.wikipedia.org": DomainInfo("europe", "it", "itwiki"),
+    "nl.wikipedia.org": DomainInfo("europe", "nl", "nlwiki"),
+    "pl.wikipedia.org": DomainInfo("europe", "pl", "plwiki"),
+    "ru.wikipedia.org": DomainInfo("europe", "ru", "ruwiki"),
+    "uk.wikipedia.org": DomainInfo("europe", "uk", "ukwiki"),
+    "sv.wikipedia.org": DomainInfo("europe", "sv", "svwiki"),
+    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja", "jawiki"),
+    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh", "zhwiki"),
+    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko", "kowiki"),
+    "id.wikipedia.org": DomainInfo("asia_pacific", "id", "idwiki"),
+    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi", "viwiki"),
+    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi", "hiwiki"),
+    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar", "arwiki"),
+    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa", "fawiki"),
+    "he.wikipedia.org": DomainInfo("middle_east_africa", "he", "hewiki"),
+    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr", "trwiki"),
 }
 
-#: Region for domains not in :data:`DOMAINS` (silver keeps them, tagged ``other``).
+#: What identifies a wiki: its database name (``wiki``), not the host a request came in
+#: on. ``meta.domain`` can name a shared host: account creations of allow-listed wikis
+#: arrive with ``meta.domain = auth.wikimedia.org`` (central login) and ``wiki = enwiki``.
+#: Database name -> the wiki's canonical domain (a key of :data:`DOMAINS`).
+WIKIS: Mapping[str, str] = {info.wiki: domain for domain, info in DOMAINS.items()}
+
+#: Region of a wiki not in :data:`DOMAINS`. The producer filters such wikis
+#: (``domain_not_allowed``), so silver meets them only if bronze was fed another way;
+#: it then tags them ``other`` instead of failing.
 UNKNOWN_REGION = "other"
 REGIONS: Tuple[str, ...] = tuple(sorted({d.region for d in DOMAINS.values()} | {UNKNOWN_REGION}))
 
@@ -394,6 +404,19 @@ def load_config(env: str, overrides: Optional[Mapping[str, Any]] = None) -> Plat
     if overrides:
         config = _merge(config, overrides, f"{env} overrides")
     return validate(config)
+
+
+def wiki_domain(wiki: Any, meta_domain: Any, allowed: Mapping[str, Any] = DOMAINS) -> Optional[str]:
+    """The canonical domain of the wiki an event belongs to, or ``None`` if not allowed.
+
+    By ``wiki`` (database name) when the event has one, else by ``meta.domain`` (a few
+    log events lack ``wiki``). A ``wiki`` not on the allow-list is not allowed, whatever
+    host the request came in on. Silver applies the same mapping to ``domain``.
+    """
+    if isinstance(wiki, str) and wiki:
+        domain = WIKIS.get(wiki)
+        return domain if domain is not None and domain in allowed else None
+    return meta_domain if isinstance(meta_domain, str) and meta_domain in allowed else None
 
 
 def region_of(domain: Optional[str]) -> str:
