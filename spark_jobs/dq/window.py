@@ -34,6 +34,7 @@ from spark_jobs.dq.stats import FileStats, window_file_stats
 from wikistream.catalogue import (
     DAILY_SUMMARY,
     DEAD_LETTERS,
+    DQ_RESULTS,
     HOURLY_STATS,
     RAW_EVENTS,
     RISK_SCORES,
@@ -142,43 +143,32 @@ def bronze_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> 
             w.history[RAW_EVENTS.identifier] = (
                 _at_snapshot(spark, fqn, after).where(dates_predicate(hours)).where(hours_predicate(hours))
             )
-    w.frames[DEAD_LETTERS.identifier] = _dead_letters_of_span(spark, after, upto)
+    dead_frame, dead_snapshot = _new_dead_letters(spark)
+    w.frames[DEAD_LETTERS.identifier] = dead_frame
+    w.snapshots[DEAD_LETTERS.identifier] = dead_snapshot
     return w
 
 
-def _dead_letters_of_span(spark: SparkSession, after: Optional[int], upto: Optional[int]) -> DataFrame:
-    """Dead letters committed over the same span as the bronze window's events.
+def _new_dead_letters(spark: SparkSession) -> Tuple[DataFrame, Optional[int]]:
+    """Dead letters committed since the last bronze gate judged them, and the snapshot now.
 
-    The span is ``(commit time of raw_events@after, commit time of raw_events@upto]``;
-    consecutive windows' spans tile time, so each dead letter is checked in exactly one
-    window (one whose events MERGE committed just before the span ends is checked in the
-    next). Read incrementally, like the events: the cost follows the new dead letters.
+    The previous gate stored the dead-letters snapshot it judged as the ``snapshot_id`` of
+    its :data:`spark_jobs.dq.checks.DIVERGENT_DUPLICATES_CHECK` result, so consecutive
+    gates tile the table's history: each dead letter is judged once, including those a
+    micro-batch commits just after its events (read incrementally, like the events).
     """
-    events, dead = RAW_EVENTS.fqn(), DEAD_LETTERS.fqn()
-    if upto is None or ledger.current_snapshot_id(spark, dead) is None:
-        return _empty(spark, dead)
+    from spark_jobs.dq.checks import DIVERGENT_DUPLICATES_CHECK
 
-    def committed_at(snapshot: Optional[int]) -> Optional[Any]:
-        if snapshot is None:
-            return None
-        rows = spark.sql(
-            f"SELECT committed_at FROM {events}.snapshots WHERE snapshot_id = {int(snapshot)}"
-        ).collect()
-        return rows[0][0] if rows else None
-
-    def dead_snapshot_at(moment: Optional[Any]) -> Optional[int]:
-        if moment is None:
-            return None
-        rows = spark.sql(
-            f"SELECT h.snapshot_id FROM {dead}.history h WHERE h.is_current_ancestor "
-            f"AND h.made_current_at <= TIMESTAMP '{moment.isoformat(sep=' ')}' ORDER BY h.made_current_at DESC LIMIT 1"
-        ).collect()
-        return int(rows[0][0]) if rows else None
-
-    start, end = dead_snapshot_at(committed_at(after)), dead_snapshot_at(committed_at(upto))
-    if end is None or start == end:
-        return _empty(spark, dead)
-    return ledger.read_appended(spark, dead, start, end)
+    dead = DEAD_LETTERS.fqn()
+    end = ledger.current_snapshot_id(spark, dead)
+    if end is None:
+        return _empty(spark, dead), None
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {DQ_RESULTS.fqn()} WHERE check_name = '{DIVERGENT_DUPLICATES_CHECK}' "
+        "AND snapshot_id IS NOT NULL ORDER BY evaluated_at DESC LIMIT 1"
+    ).collect()
+    start = int(rows[0][0]) if rows else None
+    return ledger.read_appended(spark, dead, start, end), end
 
 
 def _silver_run(spark: SparkSession, run_id: str, w: Window) -> Optional[Dict[str, Any]]:
