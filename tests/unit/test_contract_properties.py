@@ -69,12 +69,13 @@ def test_bronze_gives_every_generated_line_the_producer_s_verdict(spark: Any, ca
     ]
     spark.conf.set("spark.sql.session.timeZone", "UTC")
     df = spark.createDataFrame(rows, kafka_schema())
+    # Classified as the writer does: both halves persisted.
     prepared = prepare_batch(df, kafka.dlq_topic, MAX_BYTES, BOUNDS).cache()
+    suspects = classify_suspects(prepared, kafka.dlq_topic, MAX_BYTES, BOUNDS).cache()
     try:
-        out = fast_events(prepared).unionByName(
-            classify_suspects(prepared, kafka.dlq_topic, MAX_BYTES, BOUNDS)
-        )
+        out = fast_events(prepared).unionByName(suspects)
         got = {r.offset: r.failed_rule for r in out.select("offset", "failed_rule").collect()}
     finally:
+        suspects.unpersist()
         prepared.unpersist()
     assert [got[i] for i in range(len(lines))] == want
