@@ -55,6 +55,7 @@ def build_input(
     # against the Kafka timestamps a real broker gives the records (received now).
     start = start or datetime.now(timezone.utc) - timedelta(seconds=n / rate_per_s)
     records = list(generate(n, seed=seed, rate_per_s=rate_per_s, start=start, faults=FAULTS))
+    received = start + timedelta(seconds=n / rate_per_s)
     expected = Expected()
     out: List[KafkaRecord] = []
     invalid_seen = 0
@@ -64,7 +65,8 @@ def build_input(
             rule = rec.expected[len(DEAD_LETTER_PREFIX) :]
             expected.dead_by_rule[rule] += 1
             invalid_seen += 1
-            routed = route_event(rec.line, max_bytes)
+            # Received as the data ends (as land_records' Kafka timestamps say, by default).
+            routed = route_event(rec.line, max_bytes, received_at=received)
             if invalid_seen % dlq_every == 0 and routed.route == ROUTE_DLQ:
                 env = dlq_envelope(
                     reason=routed.reason or "",
