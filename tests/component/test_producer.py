@@ -237,7 +237,7 @@ def test_invalid_and_unknown_domain_events_are_routed_with_their_reason(
     cases: List[Tuple[str, str]] = [
         (variant("ok-1", lambda e: None), "main"),
         (
-            variant("dom-1", lambda e: e["meta"].update(domain="xx.example.org")),
+            variant("dom-1", lambda e: (e["meta"].update(domain="xx.example.org"), e.update(wiki="xxwiki"))),
             "filtered:domain_not_allowed",
         ),
         (variant("req-1", lambda e: e["meta"].pop("dt")), "dlq:required:meta.dt"),
