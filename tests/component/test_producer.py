@@ -411,7 +411,10 @@ def test_metrics_reporter_emits_deltas_to_cloudwatch() -> None:
         reporter.emit({"received": 25, "produced": 20}, None)
         listed = client.list_metrics(Namespace="WikiStreamTest")["Metrics"]
         assert {m["MetricName"] for m in listed} >= {names.PRODUCER_RECEIVED, names.PRODUCER_LAG_SECONDS}
-        assert all(m["Dimensions"] == [{"Name": "Env", "Value": "dev"}] for m in listed)
+        env_only = [m for m in listed if m["MetricName"] != names.PRODUCER_FILTERED_BY_REASON]
+        assert all(m["Dimensions"] == [{"Name": "Env", "Value": "dev"}] for m in env_only)
+        by_reason = [m for m in listed if m["MetricName"] == names.PRODUCER_FILTERED_BY_REASON]
+        assert {d["Name"] for m in by_reason for d in m["Dimensions"]} == {"Env", "Reason"}
         stats = client.get_metric_statistics(
             Namespace="WikiStreamTest",
             MetricName=names.PRODUCER_PRODUCED,
