@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from wikistream.events import TimeBounds
+
 TARGET_RATIO = 0.7
 TARGET_EVENTS_PER_S = 25_000
 #: Events each side runs on before it is timed (other events: a different seed).
@@ -129,7 +131,10 @@ def _bronze(spark: Any, options: Dict[str, str], checkpoint: Path) -> Tuple[floa
 
     config = load_config("local")
     writer = BronzeBatchWriter(
-        dlq_topic=config.kafka.dlq_topic, max_event_bytes=config.producer.max_event_bytes, env="bench"
+        dlq_topic=config.kafka.dlq_topic,
+        max_event_bytes=config.producer.max_event_bytes,
+        env="bench",
+        time_bounds=TimeBounds.of(config.pipeline),
     )
     phases = dict.fromkeys(PHASES, 0.0)
 
@@ -245,9 +250,9 @@ def run_history(histories: Sequence[int] = (1_000_000, 10_000_000), batch: int =
     4 micro-batches after a warm-up run; the figure is the median micro-batch.
     """
     import statistics
-    from datetime import timedelta
+    from datetime import datetime, timedelta, timezone
 
-    from bench.cycle_bench import HISTORY_END, RATE_PER_S, synthetic_bronze
+    from bench.cycle_bench import RATE_PER_S, synthetic_bronze
     from local_runtime.broker import LocalBroker
     from local_runtime.submit import JOB_SERVER_MODULES, start_session
     from spark_jobs.bronze.source import kafka_options
@@ -264,17 +269,23 @@ def run_history(histories: Sequence[int] = (1_000_000, 10_000_000), batch: int =
         spark = start_session(
             "wikistream-bronze-history", root / "warehouse", modules=(*JOB_SERVER_MODULES, "bronze_stream")
         )
-        new_start = HISTORY_END - timedelta(minutes=30)
+        # History ends now: bronze dead-letters events older than the late bound
+        # (pipeline.late_event_bound_hours) by their Kafka timestamp, which is now.
+        history_end = datetime.now(timezone.utc)
+        new_start = history_end - timedelta(minutes=30)
         for i, history in enumerate((min(histories), *histories)):  # the first pass warms up
             for table in (RAW_EVENTS, DEAD_LETTERS):
                 spark.sql(f"DROP TABLE IF EXISTS {table.fqn()} PURGE")
             create_missing(spark, (RAW_EVENTS, DEAD_LETTERS))
-            started = HISTORY_END - timedelta(seconds=history / RATE_PER_S)
+            started = history_end - timedelta(seconds=history / RATE_PER_S)
             synthetic_bronze(spark, 0, history, started).writeTo(RAW_EVENTS.fqn()).append()
             kafka = _kafka(f"history{i}")
             _produce_at(batch, broker, kafka, new_start, seed=40 + i)
             writer = BronzeBatchWriter(
-                dlq_topic=config.kafka.dlq_topic, max_event_bytes=config.producer.max_event_bytes, env="bench"
+                dlq_topic=config.kafka.dlq_topic,
+                max_event_bytes=config.producer.max_event_bytes,
+                env="bench",
+                time_bounds=TimeBounds.of(config.pipeline),
             )
             durations: list = []
 

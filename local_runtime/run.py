@@ -40,7 +40,17 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
+from local_runtime.reconcile import (
+    BronzeFacts,
+    analyse_file,
+    bronze_facts,
+    caught_up,
+    manifest_rows,
+    reconciliation,
+)
+from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
 from wikistream.config import DQ_ENGINES, PlatformConfig, load_config
+from wikistream.events import TimeBounds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 #: Where the live console listens by default (local_runtime/console).
@@ -574,70 +584,6 @@ def bronze_counts(spark: Any, baseline: Baseline) -> dict[str, Any]:
     }
 
 
-def reconcile(
-    sent: int, producer: Mapping[str, Any], bronze: Mapping[str, Any], manifest: Optional[Mapping[str, Any]]
-) -> list[tuple[str, int, str, bool]]:
-    """Rows of the accounting table: (what, count, expectation, holds)."""
-    produced = int(producer.get("produced", 0))
-    dlq = int(producer.get("dead_lettered", 0))
-    filtered = int(producer.get("filtered", 0))
-    rows: list[tuple[str, int, str, bool]] = [
-        ("sent by the SSE server", sent, "", True),
-        ("produced to the main topic", produced, "", True),
-        ("dead-lettered by the producer (DLQ topic)", dlq, "", True),
-        ("filtered by the producer (domain_not_allowed)", filtered, "", True),
-        (
-            "unaccounted at the producer",
-            sent - produced - dlq - filtered,
-            "= 0",
-            sent == produced + dlq + filtered,
-        ),
-        (
-            "bronze.raw_events rows added",
-            bronze["bronze_rows"],
-            "= distinct event ids",
-            bronze["bronze_rows"] == bronze["bronze_distinct"],
-        ),
-        (
-            "bronze.dead_letters rows added",
-            bronze["dead_letters"],
-            "= producer DLQ",
-            bronze["dead_letters"] == dlq,
-        ),
-    ]
-    if manifest is not None:
-        expected = manifest.get("expected", {})
-        dead_expected = sum(v for k, v in expected.items() if k.startswith("dead_letter:"))
-        filtered_expected = sum(v for k, v in expected.items() if k.startswith("filtered:"))
-        rows += [
-            (
-                "generator: distinct valid events",
-                int(manifest["valid_unique"]),
-                "= bronze rows added",
-                int(manifest["valid_unique"]) == bronze["bronze_rows"],
-            ),
-            (
-                "generator: invalid events",
-                dead_expected,
-                "= dead letters added",
-                dead_expected == bronze["dead_letters"],
-            ),
-            (
-                "generator: unknown-domain events",
-                filtered_expected,
-                "= filtered",
-                filtered_expected == filtered,
-            ),
-            (
-                "generator: duplicate lines",
-                int(expected.get("duplicate", 0)),
-                "= produced - bronze rows (dropped by MERGE)",
-                produced - int(expected.get("duplicate", 0)) == bronze["bronze_rows"],
-            ),
-        ]
-    return rows
-
-
 def freshness(spark: Any, since: datetime) -> dict[str, Any]:
     """Seconds from the producer sending an event (its Kafka timestamp) to the commit that
     made it visible in gold.hourly_stats, over events sent since ``since``: p50, p95, min, max.
@@ -755,25 +701,33 @@ def run(options: RunOptions) -> int:
         assert producer is not None
         platform.wait_until(lambda: producer.poll() is not None, "the producer to send every event", 300)
         stats = json.loads(platform.producer_stats.read_text()) if platform.producer_stats.exists() else {}
-        expected_bronze = stats.get("produced", 0) - (manifest or {}).get("expected", {}).get("duplicate", 0)
+        # What bronze must hold, counted from the replayed file itself (any input, no manifest).
+        config = load_config("local")
+        facts = analyse_file(
+            events_file, bounds=TimeBounds.of(config.pipeline), max_bytes=config.producer.max_event_bytes
+        )
 
-        def caught_up() -> bool:
-            counts = bronze_counts(platform.spark, baseline)
-            return bool(
-                counts["bronze_rows"] >= expected_bronze
-                and counts["dead_letters"] >= stats.get("dead_lettered", 0)
+        def landed() -> BronzeFacts:
+            return bronze_facts(
+                rows_since(platform.spark, RAW_EVENTS.fqn(), baseline.raw_events),
+                rows_since(platform.spark, DEAD_LETTERS.fqn(), baseline.dead_letters),
             )
 
         try:
-            platform.wait_until(caught_up, "bronze to land every produced event", 180)
+            platform.wait_until(
+                lambda: caught_up(landed(), facts, stats), "bronze to land every produced event", 180
+            )
         except TimeoutError as exc:
             print(f"\nWARNING: {exc}", flush=True)
+        bronze_landed = landed()
         bronze = bronze_counts(platform.spark, baseline)
         platform._stop.set()
         sent = platform.server.sent_unique if platform.server else 0
 
         print("\n\n== Every event accounted for", flush=True)
-        rows = reconcile(sent, stats, bronze, manifest)
+        rows = reconciliation(sent, stats, bronze_landed, facts)
+        if manifest is not None:
+            rows += manifest_rows(manifest, stats, bronze_landed)
         print_table(
             ("what", "count", "expectation", "ok"), [(w, c, e, "yes" if h else "NO") for w, c, e, h in rows]
         )

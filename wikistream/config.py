@@ -42,43 +42,53 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DomainInfo:
-    """Where a wiki lives: its region bucket and its content language."""
+    """Where a wiki lives: its region bucket, its content language, and its database name
+    (the event's ``wiki`` field, e.g. ``enwiki``), which is what identifies the wiki."""
 
     region: str
     language: str
+    wiki: str
 
 
 #: Domain allow-list and domain -> region/language map. The single copy: the producer's
 #: allow-list, silver's enrichment and the DQ allowed-values checks all derive from it.
 DOMAINS: Mapping[str, DomainInfo] = {
-    "commons.wikimedia.org": DomainInfo("global", "multi"),
-    "www.wikidata.org": DomainInfo("global", "multi"),
-    "meta.wikimedia.org": DomainInfo("global", "multi"),
-    "species.wikimedia.org": DomainInfo("global", "multi"),
-    "en.wikipedia.org": DomainInfo("americas", "en"),
-    "es.wikipedia.org": DomainInfo("americas", "es"),
-    "pt.wikipedia.org": DomainInfo("americas", "pt"),
-    "de.wikipedia.org": DomainInfo("europe", "de"),
-    "fr.wikipedia.org": DomainInfo("europe", "fr"),
-    "it.wikipedia.org": DomainInfo("europe", "it"),
-    "nl.wikipedia.org": DomainInfo("europe", "nl"),
-    "pl.wikipedia.org": DomainInfo("europe", "pl"),
-    "ru.wikipedia.org": DomainInfo("europe", "ru"),
-    "uk.wikipedia.org": DomainInfo("europe", "uk"),
-    "sv.wikipedia.org": DomainInfo("europe", "sv"),
-    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja"),
-    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh"),
-    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko"),
-    "id.wikipedia.org": DomainInfo("asia_pacific", "id"),
-    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi"),
-    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi"),
-    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar"),
-    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa"),
-    "he.wikipedia.org": DomainInfo("middle_east_africa", "he"),
-    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr"),
+    "commons.wikimedia.org": DomainInfo("global", "multi", "commonswiki"),
+    "www.wikidata.org": DomainInfo("global", "multi", "wikidatawiki"),
+    "meta.wikimedia.org": DomainInfo("global", "multi", "metawiki"),
+    "species.wikimedia.org": DomainInfo("global", "multi", "specieswiki"),
+    "en.wikipedia.org": DomainInfo("americas", "en", "enwiki"),
+    "es.wikipedia.org": DomainInfo("americas", "es", "eswiki"),
+    "pt.wikipedia.org": DomainInfo("americas", "pt", "ptwiki"),
+    "de.wikipedia.org": DomainInfo("europe", "de", "dewiki"),
+    "fr.wikipedia.org": DomainInfo("europe", "fr", "frwiki"),
+    "it.wikipedia.org": DomainInfo("europe", "it", "itwiki"),
+    "nl.wikipedia.org": DomainInfo("europe", "nl", "nlwiki"),
+    "pl.wikipedia.org": DomainInfo("europe", "pl", "plwiki"),
+    "ru.wikipedia.org": DomainInfo("europe", "ru", "ruwiki"),
+    "uk.wikipedia.org": DomainInfo("europe", "uk", "ukwiki"),
+    "sv.wikipedia.org": DomainInfo("europe", "sv", "svwiki"),
+    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja", "jawiki"),
+    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh", "zhwiki"),
+    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko", "kowiki"),
+    "id.wikipedia.org": DomainInfo("asia_pacific", "id", "idwiki"),
+    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi", "viwiki"),
+    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi", "hiwiki"),
+    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar", "arwiki"),
+    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa", "fawiki"),
+    "he.wikipedia.org": DomainInfo("middle_east_africa", "he", "hewiki"),
+    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr", "trwiki"),
 }
 
-#: Region for domains not in :data:`DOMAINS` (silver keeps them, tagged ``other``).
+#: What identifies a wiki: its database name (``wiki``), not the host a request came in
+#: on. ``meta.domain`` can name a shared host: account creations of allow-listed wikis
+#: arrive with ``meta.domain = auth.wikimedia.org`` (central login) and ``wiki = enwiki``.
+#: Database name -> the wiki's canonical domain (a key of :data:`DOMAINS`).
+WIKIS: Mapping[str, str] = {info.wiki: domain for domain, info in DOMAINS.items()}
+
+#: Region of a wiki not in :data:`DOMAINS`. The producer filters such wikis
+#: (``domain_not_allowed``), so silver meets them only if bronze was fed another way;
+#: it then tags them ``other`` instead of failing.
 UNKNOWN_REGION = "other"
 REGIONS: Tuple[str, ...] = tuple(sorted({d.region for d in DOMAINS.values()} | {UNKNOWN_REGION}))
 
@@ -167,7 +177,16 @@ class PipelineConfig:
 
     cycle_wait_seconds: int = 900
     bronze_trigger_seconds: int = 60
+    #: An event whose time (``meta.dt``, else ``timestamp``) is more than this many hours
+    #: before the time the producer received it (bronze: its Kafka timestamp) is
+    #: dead-lettered as ``late:event_time``, by the producer and by bronze alike
+    #: (wikistream/events.py). Gold recomputes only hours it can reopen cheaply; an
+    #: event this late is kept with its raw payload for a deliberate backfill instead.
     late_event_bound_hours: int = 48
+    #: How far an event time may lie *ahead* of its reference time (clock skew between
+    #: MediaWiki's app servers and ours). Beyond it: dead-lettered as ``future:event_time``,
+    #: so no event from the future reaches silver, gold or the freshness checks.
+    max_clock_skew_seconds: int = 300
     risk_min_events: int = 5
     #: How bronze runs on AWS: "streaming" = one always-on Structured Streaming job run
     #: (restarted by the bronze-restart Lambda); "per_cycle" = the state machine runs
@@ -197,6 +216,9 @@ class DqConfig:
     volume_min_history: int = 3
     #: Stale data alerts by default; set to ERROR to block promotion on staleness.
     freshness_level: str = "WARNING"
+    #: Bronze WARNING when more than this percent of a window's events took their time
+    #: from ``timestamp`` because ``meta.dt`` was unreadable (none do on the live stream).
+    event_time_fallback_max_percent: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -383,6 +405,10 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("pipeline.cycle_wait_seconds must be >= 0")
     if config.pipeline.bronze_trigger_seconds < 1:
         errors.append("pipeline.bronze_trigger_seconds must be >= 1")
+    if config.pipeline.late_event_bound_hours < 1:
+        errors.append("pipeline.late_event_bound_hours must be >= 1")
+    if config.pipeline.max_clock_skew_seconds < 0:
+        errors.append("pipeline.max_clock_skew_seconds must be >= 0")
     if config.dq.engine not in DQ_ENGINES:
         errors.append(f"dq.engine must be one of {DQ_ENGINES}, got {config.dq.engine!r}")
     if config.dq.freshness_level not in ("ERROR", "WARNING"):
@@ -423,6 +449,19 @@ def load_config(env: str, overrides: Optional[Mapping[str, Any]] = None) -> Plat
     if overrides:
         config = _merge(config, overrides, f"{env} overrides")
     return validate(config)
+
+
+def wiki_domain(wiki: Any, meta_domain: Any, allowed: Mapping[str, Any] = DOMAINS) -> Optional[str]:
+    """The canonical domain of the wiki an event belongs to, or ``None`` if not allowed.
+
+    By ``wiki`` (database name) when the event has one, else by ``meta.domain`` (a few
+    log events lack ``wiki``). A ``wiki`` not on the allow-list is not allowed, whatever
+    host the request came in on. Silver applies the same mapping to ``domain``.
+    """
+    if isinstance(wiki, str) and wiki:
+        domain = WIKIS.get(wiki)
+        return domain if domain is not None and domain in allowed else None
+    return meta_domain if isinstance(meta_domain, str) and meta_domain in allowed else None
 
 
 def region_of(domain: Optional[str]) -> str:

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from spark_jobs.dq.checks import ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
+from spark_jobs.dq.checks import FRESHNESS_QUANTILE, ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
 from spark_jobs.dq.evaluate import Metric
 from spark_jobs.dq.stats import FileStats, proves_complete, total_records
 from spark_jobs.dq.window import Window, hours_predicate
@@ -55,7 +55,11 @@ def table_aggregations(checks: Sequence[Check]) -> List[Tuple[str, Column]]:
             exprs.append((_alias(i) + "_n", F.sum(F.when(all_present, 1).otherwise(0))))
             exprs.append((_alias(i) + "_d", F.countDistinct(*cols)))
         elif check.type == "freshness":
-            exprs.append((_alias(i), F.max(F.col(check.columns[0]))))
+            # No event counts as newer than its arrival; a high quantile, not the max.
+            seen = F.least(*(F.col(c) for c in check.columns))
+            exprs.append((_alias(i), F.percentile_approx(seen, FRESHNESS_QUANTILE, 10_000)))
+        elif check.type == "share":
+            exprs.append((_alias(i), F.sum(F.when(F.expr(check.params["condition"]), 1).otherwise(0))))
     return exprs
 
 
@@ -165,6 +169,10 @@ def _scanned_metrics(
             out[check.name] = Metric(float(dupes + clashes), rows, sample + clash_sample, snapshot_id=snap)
         elif check.type == "row_count":
             out[check.name] = Metric(float(rows), rows, snapshot_id=snap)
+        elif check.type == "share":
+            matching = int(row[a] or 0)
+            share = round(100.0 * matching / rows, 3) if rows else None
+            out[check.name] = Metric(share, rows, note="" if rows else "no rows in window", snapshot_id=snap)
         elif check.type == "freshness":
             minutes = freshness_minutes(window.now, row[a])
             note = "" if minutes is not None else "no rows in window"
@@ -330,7 +338,7 @@ def _upstream(check: Check, window: Window) -> Metric:
 
 
 #: Check types measured by one query over one table's frame (the rest are cross-layer).
-TABLE_TYPES = (*ROW_TYPES, "uniqueness", "row_count", "freshness")
+TABLE_TYPES = (*ROW_TYPES, "uniqueness", "row_count", "freshness", "share")
 #: Cross-layer check types: both engines measure them with :func:`measure_cross_layer`.
 CROSS_LAYER_TYPES = ("reconciliation", "volume", "upstream")
 
