@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from spark_jobs.session import CODEGEN_CACHE_ENTRIES
+from local_runtime.submit import CODEGEN_CACHE_ENTRIES
 
 pytestmark = pytest.mark.spark
 
