@@ -1,4 +1,4 @@
-"""Producer throughput to the local broker (Tansu), on one core of the Python loop.
+"""Producer throughput to the local Kafka broker, on one core of the Python loop.
 
 Two measurements on real-sized generated events (``wikistream.generator``, ~1 KB):
 
