@@ -4,7 +4,7 @@ What happens (README, "What make run does"):
 
 1. Set-up is done by make (venv, jars, CDK CLI). Here: create missing tables.
 2. Generate EVENTS synthetic events (timestamps ending now) or take ``--input``.
-3. Start Tansu on 127.0.0.1, the SSE replay server, the producer (subprocess, same code
+3. Start the Kafka broker on 127.0.0.1, the SSE replay server, the producer (subprocess, same code
    as the ECS task), the Kafka bridge and the bronze streaming job (subprocesses).
 4. Synthesize the CDK app, take the state machine's ASL from the template, and execute it
    with moto's interpreter (``local_runtime/sfn_local.py``): every EMR Serverless job
