@@ -491,14 +491,14 @@ def broker_restart(n: int, work: Path, seed: int = 13) -> ScenarioResult:
     kafka = load_config("local").kafka
     path = work / "events.ndjson"
     labels = generated_file(path, n, PRODUCER_FAULTS, seed)
-    # Slow enough (~24 s) that bronze has committed batches before the restart and has more
-    # to read after it.
-    opts = ReplayOptions(rate_per_s=max(n / 24.0, 200.0), heartbeat_s=0.5)
+    # Paced (~30 s for the file) so the restart falls mid-stream for the producer, with
+    # bronze batches committed before it and more to read after it.
+    opts = ReplayOptions(rate_per_s=max(n / 30.0, 200.0), heartbeat_s=0.5)
     data_dir = work / "data"
     data_dir.mkdir(parents=True, exist_ok=True)
     checkpoint = data_dir / "checkpoints" / "bronze"
     log = work / "producer.log"
-    per_trigger = max(n // 6, 500)
+    per_trigger = max(n // 4, 500)
     restarts: Counter = Counter()
     broker = LocalBroker(log_path=work / "broker.log", data_dir=work / "kafka").start()
     bronze: Optional[subprocess.Popen] = None  # type: ignore[type-arg]
@@ -524,7 +524,18 @@ def broker_restart(n: int, work: Path, seed: int = 13) -> ScenarioResult:
             env = producer_env(broker.bootstrap, server.url, work)
             proc = spawn_producer(env, log)
             try:
-                wait_for(lambda: server.sent_unique >= n // 2 and committed_batches(checkpoint) >= 1, 240)
+                wait_for(lambda: server.sent_unique >= n // 2, 240)
+                # Bronze's first batch (a cold JVM on shared cores) can outlast the stream.
+                # If the producer nears the end first, hold it (SIGSTOP: to Kafka, a slow
+                # producer) until bronze has committed, so the broker dies with both mid-stream.
+                wait_for(
+                    lambda: committed_batches(checkpoint) >= 1 or server.sent_unique >= (3 * n) // 4, 240
+                )
+                held = committed_batches(checkpoint) < 1
+                if held:
+                    proc.send_signal(signal.SIGSTOP)
+                    wait_for(lambda: committed_batches(checkpoint) >= 1, 240)
+                    proc.send_signal(signal.SIGCONT)
                 at = {
                     "line": server.sent_unique,
                     "persisted": persisted_line(work),
@@ -600,7 +611,8 @@ def broker_restart(n: int, work: Path, seed: int = 13) -> ScenarioResult:
         and out == n
     )
     note = (
-        f"broker SIGKILLed at line {at['line']:,} (persisted {at['persisted']:,}, {at['batches']} bronze batches), "
+        f"broker SIGKILLed at line {at['line']:,} (persisted {at['persisted']:,}, {at['batches']} bronze batches"
+        f"{', producer held for bronze' if held else ''}), "
         f"back in {at['outage_s']}s; {at['batches_after']} batches after it; restarts: producer "
         f"{restarts['producer']}, bronze {restarts['bronze']}; lines = {landed:,} landed + {dead_lettered:,} "
         f"dead-lettered + {filtered:,} filtered; Kafka: {counts['duplicates']} dup, {counts['losses']} lost"
