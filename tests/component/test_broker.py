@@ -222,3 +222,21 @@ def test_failing_format_step_reports_the_tools_message(tmp_path: Path) -> None:
 def test_missing_jars_say_run_make_setup(tmp_path: Path) -> None:
     with pytest.raises(BrokerError, match="run `make setup`"):
         LocalBroker(jar_dir=tmp_path).start()
+
+
+def test_port_taken_after_the_check_is_reported_when_the_jvm_exits(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given another process grabs the listener port between the check and the JVM's bind
+    # (simulated by skipping the check), the JVM exits early and the error says why.
+    monkeypatch.setattr("local_runtime.broker.check_port_free", lambda port, what: None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        broker = LocalBroker(port=port, data_dir=tmp_path / "kafka")
+        with pytest.raises(
+            BrokerError, match=rf"exited with code \d+ \(127\.0\.0\.1:{port} is already in use\)"
+        ):
+            broker.start()
+    assert not broker.running
