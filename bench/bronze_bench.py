@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+from wikistream.events import TimeBounds
+
 TARGET_RATIO = 0.7
 TARGET_EVENTS_PER_S = 25_000
 #: Events each side runs on before it is timed (other events: a different seed).
@@ -129,7 +131,10 @@ def _bronze(spark: Any, options: Dict[str, str], checkpoint: Path) -> Tuple[floa
 
     config = load_config("local")
     writer = BronzeBatchWriter(
-        dlq_topic=config.kafka.dlq_topic, max_event_bytes=config.producer.max_event_bytes, env="bench"
+        dlq_topic=config.kafka.dlq_topic,
+        max_event_bytes=config.producer.max_event_bytes,
+        env="bench",
+        time_bounds=TimeBounds.of(config.pipeline),
     )
     phases = dict.fromkeys(PHASES, 0.0)
 
@@ -233,3 +238,107 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def run_history(histories: Sequence[int] = (1_000_000, 10_000_000), batch: int = 20_000) -> Dict[str, Any]:
+    """Per-micro-batch cost of bronze over ``histories`` rows already in ``raw_events``.
+
+    The new events fall in the same (date, hour) partitions as the newest history (the
+    history is generated at a fixed rate, so every hour partition holds as many rows at
+    either size): a MERGE that scanned the table rather than the batch's partitions would
+    cost ~10x more at 10M. Each size reads its own topics through Spark's Kafka source in
+    4 micro-batches after a warm-up run; the figure is the median micro-batch.
+    """
+    import statistics
+    from datetime import datetime, timedelta, timezone
+
+    from bench.cycle_bench import RATE_PER_S, synthetic_bronze
+    from local_runtime.broker import LocalBroker
+    from local_runtime.submit import JOB_SERVER_MODULES, start_session
+    from spark_jobs.bronze.source import kafka_options
+    from spark_jobs.bronze.writer import BronzeBatchWriter
+    from spark_jobs.create_tables import create_missing
+    from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+    from wikistream.config import load_config
+
+    config = load_config("local")
+    root = Path(tempfile.mkdtemp(prefix="wikistream-bronze-history-"))
+    broker = LocalBroker(log_path=root / "broker.log", data_dir=root / "kafka").start()
+    results = []
+    try:
+        spark = start_session(
+            "wikistream-bronze-history", root / "warehouse", modules=(*JOB_SERVER_MODULES, "bronze_stream")
+        )
+        # History ends now: bronze dead-letters events older than the late bound
+        # (pipeline.late_event_bound_hours) by their Kafka timestamp, which is now.
+        history_end = datetime.now(timezone.utc)
+        new_start = history_end - timedelta(minutes=30)
+        for i, history in enumerate((min(histories), *histories)):  # the first pass warms up
+            for table in (RAW_EVENTS, DEAD_LETTERS):
+                spark.sql(f"DROP TABLE IF EXISTS {table.fqn()} PURGE")
+            create_missing(spark, (RAW_EVENTS, DEAD_LETTERS))
+            started = history_end - timedelta(seconds=history / RATE_PER_S)
+            synthetic_bronze(spark, 0, history, started).writeTo(RAW_EVENTS.fqn()).append()
+            kafka = _kafka(f"history{i}")
+            _produce_at(batch, broker, kafka, new_start, seed=40 + i)
+            writer = BronzeBatchWriter(
+                dlq_topic=config.kafka.dlq_topic,
+                max_event_bytes=config.producer.max_event_bytes,
+                env="bench",
+                time_bounds=TimeBounds.of(config.pipeline),
+            )
+            durations: list = []
+
+            def write_batch(batch_df: Any, batch_id: int, w: Any = writer, d: list = durations) -> None:
+                w(batch_df, batch_id)
+                d.append(w.last_stats.duration_s)
+
+            query = (
+                kafka_stream_for(spark, kafka_options(kafka, broker.bootstrap, batch // 4))
+                .writeStream.foreachBatch(write_batch)
+                .option("checkpointLocation", str(root / f"ckpt{i}"))
+                .trigger(availableNow=True)
+                .start()
+            )
+            query.awaitTermination()
+            if query.exception() is not None:
+                raise RuntimeError(str(query.exception()))
+            if i > 0:
+                results.append(
+                    {
+                        "history": history,
+                        "batch_events": batch,
+                        "micro_batches": len(durations),
+                        "median_batch_s": round(statistics.median(durations), 3),
+                        "batch_s": [round(d, 3) for d in durations],
+                    }
+                )
+        spark.stop()
+    finally:
+        broker.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    ratio = results[-1]["median_batch_s"] / results[0]["median_batch_s"]
+    return {"results": results, "ratio": round(ratio, 3)}
+
+
+def kafka_stream_for(spark: Any, options: Dict[str, str]) -> Any:
+    from spark_jobs.bronze.source import kafka_stream
+
+    return kafka_stream(spark, options)
+
+
+def _produce_at(events: int, broker: Any, kafka: Any, start: Any, seed: int) -> None:
+    """``events`` generated events from ``start`` (no faults) into ``kafka.topic``."""
+    from confluent_kafka import Producer
+
+    from wikistream.generator import generate
+
+    broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})
+    for i, rec in enumerate(generate(events, seed=seed, start=start, rate_per_s=events / 600)):
+        producer.produce(
+            kafka.topic, value=rec.line.encode("utf-8"), key=(rec.event_id or "").encode(), partition=i % 4
+        )
+        producer.poll(0)
+    if producer.flush(120) != 0:
+        raise RuntimeError("bench records still unacknowledged after 120 s")

@@ -14,11 +14,13 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from spark_jobs import ledger
 from spark_jobs.cli import parse_job_args
-from spark_jobs.dq.evaluate import FAIL, WARN, GateResult
+from spark_jobs.dq.checks import Check
+from spark_jobs.dq.engine import DqEngine
+from spark_jobs.dq.evaluate import FAIL, WARN, GateResult, Metric, evaluate
 from spark_jobs.dq_gate import GateArgs, GateFailed, run
 from wikistream import catalogue as cat
 from wikistream.config import EVENT_TYPES, language_of, region_of
@@ -238,14 +240,75 @@ def _ledger(spark: Any, job: str, run_id: str, started: datetime, **fields: Any)
     ledger.record_run(spark, rec)
 
 
-def _gate(spark: Any, layer: str, data_dir: Path) -> GateResult:
+def _gate(spark: Any, layer: str, data_dir: Path, engine: Optional[DqEngine]) -> GateResult:
     job = parse_job_args("dq_gate", ["--env", "local", "--run-id", RUN, "--data-dir", str(data_dir)])
     sink = LocalMetricsSink(data_dir / "metrics.ndjson")
-    return run(spark, GateArgs(job, layer, now=NOW), sink)
+    return run(spark, GateArgs(job, layer, now=NOW), sink, engine)
 
 
-def run_cycle(spark: Any, fault: Optional[str], data_dir: Path) -> dict[str, Any]:
-    """Build and gate one cycle with ``fault`` injected; return results and the blocker."""
+class BothEngines:
+    """A :class:`~spark_jobs.dq.engine.DqEngine` that measures every window with both engines.
+
+    The gate goes on with ``primary``'s metrics; ``measured`` keeps, per gate, the suite and
+    both engines' metrics of the very same window, for :func:`disagreements`.
+    """
+
+    name = "both"
+
+    def __init__(self, primary: DqEngine, other: DqEngine) -> None:
+        self.primary, self.other = primary, other
+        self.measured: list[tuple[Sequence[Check], dict[str, Metric], dict[str, Metric]]] = []
+
+    def ensure_available(self, spark: Any) -> None:
+        self.primary.ensure_available(spark)
+        self.other.ensure_available(spark)
+
+    def compute_metrics(
+        self, spark: Any, suite: Sequence[Check], window: Any, sample_n: int
+    ) -> dict[str, Metric]:
+        mine = self.primary.compute_metrics(spark, suite, window, sample_n)
+        theirs = self.other.compute_metrics(spark, suite, window, sample_n)
+        self.measured.append((suite, mine, theirs))
+        return mine
+
+    def release(self, spark: Any) -> None:
+        self.primary.release(spark)
+        self.other.release(spark)
+
+
+def disagreements(suite: Sequence[Check], a: Mapping[str, Metric], b: Mapping[str, Metric]) -> list[str]:
+    """Checks on which two engines' metrics of one window disagree (empty = agreement).
+
+    Decisions must be equal for every check (status via the shared ``evaluate``), and
+    metrics equal: exactly for counts, within
+    :data:`~spark_jobs.dq.engine_deequ.FRESHNESS_TOLERANCE_MINUTES` for freshness.
+    """
+    from spark_jobs.dq.engine_deequ import FRESHNESS_TOLERANCE_MINUTES
+
+    out = []
+    decided_a = {r.check.name: r for r in evaluate(suite, a).results}
+    decided_b = {r.check.name: r for r in evaluate(suite, b).results}
+    for check in suite:
+        ra, rb = decided_a[check.name], decided_b[check.name]
+        tolerance = FRESHNESS_TOLERANCE_MINUTES if check.type == "freshness" else 0.0
+        if ra.status != rb.status:
+            out.append(f"{check.name}: status {ra.status} vs {rb.status} (metric {ra.metric} vs {rb.metric})")
+        elif (ra.metric is None) != (rb.metric is None) or (
+            ra.metric is not None and rb.metric is not None and abs(ra.metric - rb.metric) > tolerance
+        ):
+            out.append(f"{check.name}: metric {ra.metric} vs {rb.metric} (tolerance {tolerance})")
+        elif ra.rows_tested != rb.rows_tested:
+            out.append(f"{check.name}: rows_tested {ra.rows_tested} vs {rb.rows_tested}")
+    return out
+
+
+def run_cycle(
+    spark: Any, fault: Optional[str], data_dir: Path, engine: Optional[DqEngine] = None
+) -> dict[str, Any]:
+    """Build and gate one cycle with ``fault`` injected; return results and the blocker.
+
+    ``engine`` (default: the local environment's ``dq.engine``) measures every gate.
+    """
     bronze_fqn = cat.RAW_EVENTS.fqn()
     # Previous cycle: promoted already; its bad row must stay outside this window.
     _insert(
@@ -279,7 +342,7 @@ def run_cycle(spark: Any, fault: Optional[str], data_dir: Path) -> dict[str, Any
 
     def gate(layer: str) -> bool:
         try:
-            out["results"][layer] = _gate(spark, layer, data_dir)
+            out["results"][layer] = _gate(spark, layer, data_dir, engine)
             return True
         except GateFailed as failed:
             out["results"][layer] = failed

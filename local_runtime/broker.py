@@ -43,8 +43,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Dict, List, Mapping, Optional, Tuple, Type
 
+from local_runtime.jars import DEFAULT_CACHE as JAR_CACHE
+from local_runtime.jars import JarResolutionError, bundle_jars
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
-JAR_CACHE = REPO_ROOT / ".cache" / "jars"
 CDS_DIR = REPO_ROOT / ".cache" / "cds"
 BUNDLE = "kafka-broker"
 NODE_ID = 1
@@ -100,10 +102,10 @@ class BrokerError(RuntimeError):
 
 def broker_classpath(cache_dir: Path = JAR_CACHE) -> str:
     """The broker JVM's class path: every jar of the resolved ``kafka-broker`` bundle."""
-    folder = cache_dir / BUNDLE
-    jars = sorted(folder.glob("*.jar"))
-    if not jars:
-        raise BrokerError(f"no Apache Kafka broker jars in {folder}; run `make setup`")
+    try:
+        jars = bundle_jars(BUNDLE, cache_dir)
+    except JarResolutionError as exc:
+        raise BrokerError(str(exc)) from None
     return os.pathsep.join(str(jar) for jar in jars)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 #: Arguments that address AWS resources; their values are replaced locally.
 _AWS_ARGS = ("--target", "--table-bucket-arn", "--region", "--env", "--data-dir")
@@ -32,8 +32,12 @@ def localize_arguments(arguments: Sequence[str], data_dir: Path) -> list[str]:
     return [*out, "--env", "local", "--target", "local", "--data-dir", str(data_dir)]
 
 
-def run_local_job(spark: Any, request: Any, data_dir: Path) -> None:
-    """Dispatch ``request`` (a :class:`local_runtime.sfn_local.JobRequest`) to its job module."""
+def run_local_job(spark: Any, request: Any, data_dir: Path, dq_engine: Optional[str] = None) -> None:
+    """Dispatch ``request`` (a :class:`local_runtime.sfn_local.JobRequest`) to its job module.
+
+    ``dq_engine`` is the local run's DQ engine: the gates get it as ``--engine``, because
+    the local argument ``--env local`` would otherwise choose the local default.
+    """
     from spark_jobs.cli import metrics_for, parse_job_args
 
     argv = localize_arguments(request.arguments, data_dir)
@@ -44,7 +48,7 @@ def run_local_job(spark: Any, request: Any, data_dir: Path) -> None:
     elif request.module == "dq_gate":
         from spark_jobs import dq_gate
 
-        gate_args = dq_gate.parse_args(argv)
+        gate_args = dq_gate.parse_args([*argv, "--engine", dq_engine] if dq_engine else argv)
         dq_gate.run(spark, gate_args, metrics_for(gate_args.job))
     elif request.module in ("silver_batch", "gold_batch"):
         import importlib

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Optional
 
 from local_runtime.sfn_local import JobHandler, local_emr_serverless
 from stacks.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
@@ -75,12 +75,20 @@ class LocalStateMachine:
     arn: str
     alerts_queue: str
 
-    def start(self, name: str, wait_seconds: int) -> str:
-        """Start an execution with the input the deployed schedule gives the first cycle."""
+    def start(self, name: str, wait_seconds: int, loop: Optional[str] = None) -> str:
+        """Start an execution with the input the deployed schedule gives the first cycle.
+
+        With ``loop``, the execution is cycle 1 of that loop, and NextCycle names the next
+        ones ``<loop>-cycle-2``, ... (without, the definition's FirstCycle state names the
+        loop after the execution, as for the watchdog's start on AWS).
+        """
+        payload: dict[str, Any] = {"wait_seconds": wait_seconds}
+        if loop is not None:
+            payload["loop"] = {"name": loop, "cycle": 1}
         return str(
-            self.sfn.start_execution(
-                stateMachineArn=self.arn, name=name, input=json.dumps({"wait_seconds": wait_seconds})
-            )["executionArn"]
+            self.sfn.start_execution(stateMachineArn=self.arn, name=name, input=json.dumps(payload))[
+                "executionArn"
+            ]
         )
 
     def executions(self, status: str = "") -> list[dict[str, Any]]:
@@ -106,7 +114,7 @@ class LocalStateMachine:
 
     def run_one_cycle(self, name: str, wait_seconds: int, timeout_s: float) -> dict[str, Any]:
         """Start an execution, let it reach its Wait state (or fail), then stop the loop."""
-        arn = self.start(name, wait_seconds)
+        arn = self.start(name, wait_seconds, loop=name)
         deadline = time.monotonic() + timeout_s
         while True:
             status = next(e["status"] for e in self.executions() if e["executionArn"] == arn)

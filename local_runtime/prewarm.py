@@ -101,7 +101,7 @@ def prewarm(
         with local_state_machine(
             definition,
             f"{config.prefix}-prewarm",
-            lambda request: run_local_job(session, request, scratch_dir),
+            lambda request: run_local_job(session, request, scratch_dir, config.dq.engine),
         ) as machine:
             cycle = machine.run_one_cycle("prewarm", PREWARM_WAIT_S, PREWARM_TIMEOUT_S)
             alerts = machine.alerts()

@@ -4,8 +4,10 @@ What happens (README, "What make run does"):
 
 1. Set-up is done by make (venv, jars, CDK CLI). Here: create missing tables.
 2. Generate EVENTS synthetic events (timestamps ending now) or take ``--input``.
-3. Start the Kafka broker on 127.0.0.1, the SSE replay server, the producer (subprocess, same code
-   as the ECS task), the Kafka bridge and the bronze streaming job (subprocesses).
+3. Start Apache Kafka (KRaft, its own JVM, logs under the data directory) and the SSE
+   replay server on 127.0.0.1, the producer (subprocess, same code as the ECS task) and
+   the bronze streaming job (Spark's Kafka source), launched by ``local_runtime.submit``
+   with the same Spark properties and jars as the EMR job runs.
 4. Synthesize the CDK app, take the state machine's ASL from the template, and execute it
    with moto's interpreter (``local_runtime/sfn_local.py``): every EMR Serverless job
    state runs the Spark job in this process's long-lived session; SNS alerts are captured.
@@ -38,9 +40,21 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Optional
 
-from wikistream.config import PlatformConfig, load_config
+from local_runtime.reconcile import (
+    BronzeFacts,
+    analyse_file,
+    bronze_facts,
+    caught_up,
+    manifest_rows,
+    reconciliation,
+)
+from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+from wikistream.config import DQ_ENGINES, PlatformConfig, load_config
+from wikistream.events import TimeBounds
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: Where the live console listens by default (local_runtime/console).
+DEFAULT_CONSOLE_PORT = 8765
 LIVE_RATE_PER_S = 50.0
 #: The deployed environment whose state machine the local run executes (see synthesized_definition).
 ASL_ENV = "staging"
@@ -67,6 +81,10 @@ class RunOptions:
     quiet: bool = False
     #: Warm the job server with a scratch cycle first (local_runtime/prewarm.py).
     prewarm: bool = True
+    #: The live console's port on 127.0.0.1 (a free one when taken; 0: any; None: no console).
+    console_port: Optional[int] = DEFAULT_CONSOLE_PORT
+    #: DQ engine of the gates (``None``: the local environment's ``dq.engine``).
+    dq_engine: Optional[str] = None
 
 
 @dataclass
@@ -117,11 +135,18 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
     p.add_argument("--data-faults", default=DEFAULT_DATA_FAULTS, help="generator fault rates ('' for none)")
     p.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--dq-engine", choices=DQ_ENGINES, default=None, help="DQ engine (default: dq.engine)")
     p.add_argument(
         "--no-prewarm",
         dest="prewarm",
         action="store_false",
         help="skip the scratch cycle that warms the job server before ingestion starts",
+    )
+    p.add_argument(
+        "--console-port",
+        type=int,
+        default=DEFAULT_CONSOLE_PORT,
+        help=f"live console port on 127.0.0.1 (default {DEFAULT_CONSOLE_PORT}; a free one if taken; -1: none)",
     )
     ns = p.parse_args(argv)
     from local_runtime.faults import FAULTS
@@ -152,6 +177,8 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> RunOptions:
         timeout_s=ns.timeout,
         quiet=ns.quiet,
         prewarm=ns.prewarm,
+        console_port=None if ns.console_port < 0 else ns.console_port,
+        dq_engine=ns.dq_engine,
     )
 
 
@@ -231,7 +258,10 @@ class LocalPlatform:
     def __init__(self, options: RunOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
-        self.config: PlatformConfig = load_config("local", {"data_dir": str(self.data_dir)})
+        overrides: dict[str, Any] = {"data_dir": str(self.data_dir)}
+        if options.dq_engine:
+            overrides["dq"] = {"engine": options.dq_engine}
+        self.config: PlatformConfig = load_config("local", overrides)
         self.status = Status()
         self.stack = ExitStack()
         self.logs = self.data_dir / "logs"
@@ -245,6 +275,8 @@ class LocalPlatform:
         #: Long-running children that must stay up for the whole run (not the producer,
         #: which exits once it has sent every event).
         self.services: dict[str, subprocess.Popen[bytes]] = {}
+        #: The live console (local_runtime/console), if the run has one.
+        self.console: Any = None
 
     # -- printing ----------------------------------------------------------------
     def say(self, message: str) -> None:
@@ -430,16 +462,21 @@ class LocalPlatform:
         from local_runtime.jobs import run_local_job
 
         self.status.state = request.name
-        run_local_job(self.spark, request, self.data_dir)
+        run_local_job(self.spark, request, self.data_dir, self.config.dq.engine)
 
     def drive_cycles(self, definition: dict[str, Any], run_number: int) -> dict[str, Any]:
         """Execute the definition until CYCLES cycles completed (and a faulty one failed)."""
+        from local_runtime.console.server import watching
         from local_runtime.faults import FAULTS, gold_snapshots
         from local_runtime.machine import BROKEN, POLL_S, local_state_machine
 
         report: dict[str, Any] = {"executions": [], "alerts": [], "fault": None}
-        with local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine:
-            machine.start(f"run{run_number:04d}-cycle-0001", self.options.wait_seconds)
+        with (
+            local_state_machine(definition, f"{self.config.prefix}-pipeline", self.run_job) as machine,
+            watching(self.console, machine),
+        ):
+            loop = f"run{run_number:04d}"
+            machine.start(f"{loop}-cycle-1", self.options.wait_seconds, loop=loop)
             completed: list[str] = []
             injected_after: Optional[str] = None
             deadline = time.monotonic() + self.options.timeout_s
@@ -547,70 +584,6 @@ def bronze_counts(spark: Any, baseline: Baseline) -> dict[str, Any]:
     }
 
 
-def reconcile(
-    sent: int, producer: Mapping[str, Any], bronze: Mapping[str, Any], manifest: Optional[Mapping[str, Any]]
-) -> list[tuple[str, int, str, bool]]:
-    """Rows of the accounting table: (what, count, expectation, holds)."""
-    produced = int(producer.get("produced", 0))
-    dlq = int(producer.get("dead_lettered", 0))
-    filtered = int(producer.get("filtered", 0))
-    rows: list[tuple[str, int, str, bool]] = [
-        ("sent by the SSE server", sent, "", True),
-        ("produced to the main topic", produced, "", True),
-        ("dead-lettered by the producer (DLQ topic)", dlq, "", True),
-        ("filtered by the producer (domain_not_allowed)", filtered, "", True),
-        (
-            "unaccounted at the producer",
-            sent - produced - dlq - filtered,
-            "= 0",
-            sent == produced + dlq + filtered,
-        ),
-        (
-            "bronze.raw_events rows added",
-            bronze["bronze_rows"],
-            "= distinct event ids",
-            bronze["bronze_rows"] == bronze["bronze_distinct"],
-        ),
-        (
-            "bronze.dead_letters rows added",
-            bronze["dead_letters"],
-            "= producer DLQ",
-            bronze["dead_letters"] == dlq,
-        ),
-    ]
-    if manifest is not None:
-        expected = manifest.get("expected", {})
-        dead_expected = sum(v for k, v in expected.items() if k.startswith("dead_letter:"))
-        filtered_expected = sum(v for k, v in expected.items() if k.startswith("filtered:"))
-        rows += [
-            (
-                "generator: distinct valid events",
-                int(manifest["valid_unique"]),
-                "= bronze rows added",
-                int(manifest["valid_unique"]) == bronze["bronze_rows"],
-            ),
-            (
-                "generator: invalid events",
-                dead_expected,
-                "= dead letters added",
-                dead_expected == bronze["dead_letters"],
-            ),
-            (
-                "generator: unknown-domain events",
-                filtered_expected,
-                "= filtered",
-                filtered_expected == filtered,
-            ),
-            (
-                "generator: duplicate lines",
-                int(expected.get("duplicate", 0)),
-                "= produced - bronze rows (dropped by MERGE)",
-                produced - int(expected.get("duplicate", 0)) == bronze["bronze_rows"],
-            ),
-        ]
-    return rows
-
-
 def freshness(spark: Any, since: datetime) -> dict[str, Any]:
     """Seconds from the producer sending an event (its Kafka timestamp) to the commit that
     made it visible in gold.hourly_stats, over events sent since ``since``: p50, p95, min, max.
@@ -693,6 +666,13 @@ def run(options: RunOptions) -> int:
     data_dir = options.data_dir.resolve()
     run_number = _next_run_number(data_dir)
     print(f"WikiStream local run #{run_number}: data in {data_dir}", flush=True)
+    console = None
+    if options.console_port is not None:
+        from local_runtime.console.server import Console
+
+        template = data_dir / "cdk.out" / f"WikiStream-{ASL_ENV}.template.json"
+        console = Console(data_dir, run_number=run_number, template_path=template, port=options.console_port)
+        print(f"console: {console.start().url}", flush=True)
     events_file, manifest = prepare_input(options, run_number)
     print(
         f"input: {events_file}"
@@ -701,6 +681,9 @@ def run(options: RunOptions) -> int:
     )
     ok = True
     with LocalPlatform(options) as platform:
+        if console is not None:
+            platform.console = console.follow(lambda: platform.status.phase, platform.run_started_wall)
+            platform.stack.callback(console.close)
         platform.start_spark()
         baseline = bronze_baseline(platform.spark)
         definition = platform.synthesized_definition()
@@ -718,25 +701,33 @@ def run(options: RunOptions) -> int:
         assert producer is not None
         platform.wait_until(lambda: producer.poll() is not None, "the producer to send every event", 300)
         stats = json.loads(platform.producer_stats.read_text()) if platform.producer_stats.exists() else {}
-        expected_bronze = stats.get("produced", 0) - (manifest or {}).get("expected", {}).get("duplicate", 0)
+        # What bronze must hold, counted from the replayed file itself (any input, no manifest).
+        config = load_config("local")
+        facts = analyse_file(
+            events_file, bounds=TimeBounds.of(config.pipeline), max_bytes=config.producer.max_event_bytes
+        )
 
-        def caught_up() -> bool:
-            counts = bronze_counts(platform.spark, baseline)
-            return bool(
-                counts["bronze_rows"] >= expected_bronze
-                and counts["dead_letters"] >= stats.get("dead_lettered", 0)
+        def landed() -> BronzeFacts:
+            return bronze_facts(
+                rows_since(platform.spark, RAW_EVENTS.fqn(), baseline.raw_events),
+                rows_since(platform.spark, DEAD_LETTERS.fqn(), baseline.dead_letters),
             )
 
         try:
-            platform.wait_until(caught_up, "bronze to land every produced event", 180)
+            platform.wait_until(
+                lambda: caught_up(landed(), facts, stats), "bronze to land every produced event", 180
+            )
         except TimeoutError as exc:
             print(f"\nWARNING: {exc}", flush=True)
+        bronze_landed = landed()
         bronze = bronze_counts(platform.spark, baseline)
         platform._stop.set()
         sent = platform.server.sent_unique if platform.server else 0
 
         print("\n\n== Every event accounted for", flush=True)
-        rows = reconcile(sent, stats, bronze, manifest)
+        rows = reconciliation(sent, stats, bronze_landed, facts)
+        if manifest is not None:
+            rows += manifest_rows(manifest, stats, bronze_landed)
         print_table(
             ("what", "count", "expectation", "ok"), [(w, c, e, "yes" if h else "NO") for w, c, e, h in rows]
         )
@@ -841,6 +832,9 @@ def run(options: RunOptions) -> int:
             summary,
         )
         print(f"\nlocal dashboard: {page}")
+        if console is not None:
+            console.set_done(ok)
+            print(f"console snapshot (opens offline): {console.write_snapshot(data_dir / 'console')}")
         print(f"alerts: {alerts_file}")
         print(f"result: {'OK' if ok else 'PROBLEMS (see above)'}", flush=True)
     return 0 if ok else 1
@@ -852,7 +846,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     def _terminate(signum: int, _frame: Any) -> None:
         # SIGTERM would otherwise end the process without running any cleanup,
-        # orphaning the broker, producer, bridge and bronze JVM.
+        # orphaning the broker, producer and bronze JVMs.
         raise KeyboardInterrupt(f"signal {signum}")
 
     signal.signal(signal.SIGTERM, _terminate)

@@ -115,7 +115,10 @@ class Producer:
         """Route one SSE event to the sink (or count it filtered)."""
         counters = self.counters
         counters.received += 1
-        routed = route_event(event.data, self.settings.max_event_bytes)
+        received = datetime.now(timezone.utc)
+        routed = route_event(
+            event.data, self.settings.max_event_bytes, received_at=received, bounds=self.settings.time_bounds
+        )
         if routed.route == ROUTE_MAIN:
             self.sink.send(ROUTE_MAIN, routed.key, event.data.encode("utf-8"), event.id)
             assert routed.event is not None
@@ -129,7 +132,7 @@ class Producer:
                 reason=reason,
                 raw=event.data,
                 sse_id=event.id,
-                received_at=_utc_now(),
+                received_at=received.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
                 producer_host=self.host,
                 producer_version=__version__,
             )
@@ -171,7 +174,9 @@ class Producer:
         self.sink.poll(0)
         self.persist()
         try:
-            self.reporter.maybe_emit(self.totals(), self.counters.last_meta_dt)
+            self.reporter.maybe_emit(
+                self.totals(), self.counters.last_meta_dt, self.counters.filtered_by_reason
+            )
         except Exception:
             log.exception("could not emit metrics")
         health = self.settings.health_file
@@ -272,7 +277,7 @@ class Producer:
             log.error("%d messages undelivered after %.1fs flush", undelivered, self.settings.flush_timeout_s)
         self.persist(force=True)
         try:
-            self.reporter.emit(self.totals(), self.counters.last_meta_dt)
+            self.reporter.emit(self.totals(), self.counters.last_meta_dt, self.counters.filtered_by_reason)
         except Exception:
             log.exception("could not emit final metrics")
         stats: Dict[str, Any] = dict(self.totals())

@@ -74,18 +74,40 @@ class MetricsReporter:
         self._last: Dict[str, int] = {}
         self._next = time.monotonic() + interval_s
 
-    def maybe_emit(self, totals: Dict[str, int], last_meta_dt: Optional[str]) -> None:
+    def maybe_emit(
+        self,
+        totals: Dict[str, int],
+        last_meta_dt: Optional[str],
+        filtered_by_reason: Optional[Dict[str, int]] = None,
+    ) -> None:
         if time.monotonic() >= self._next:
-            self.emit(totals, last_meta_dt)
+            self.emit(totals, last_meta_dt, filtered_by_reason)
 
-    def emit(self, totals: Dict[str, int], last_meta_dt: Optional[str]) -> None:
-        """Emit deltas since the last call; sink errors are logged by the caller's sink."""
+    def emit(
+        self,
+        totals: Dict[str, int],
+        last_meta_dt: Optional[str],
+        filtered_by_reason: Optional[Dict[str, int]] = None,
+    ) -> None:
+        """Emit deltas since the last call; sink errors are logged by the caller's sink.
+
+        Filtered events are also emitted per reason (every known reason, zeros included,
+        so the dashboard line is continuous).
+        """
         now = time.time()
         for metric, key in self._COUNTERS:
             value = totals.get(key, 0)
             delta = value - self._last.get(key, 0)
             self._last[key] = value
             self.sink.emit(Datum(metric, float(delta), "Count", self.dimensions, now))
+        by_reason = filtered_by_reason or {}
+        for reason in sorted(set(names.FILTER_REASONS) | set(by_reason)):
+            key = f"filtered:{reason}"
+            value = by_reason.get(reason, 0)
+            delta = value - self._last.get(key, 0)
+            self._last[key] = value
+            dims = {**self.dimensions, names.DIM_REASON: reason}
+            self.sink.emit(Datum(names.PRODUCER_FILTERED_BY_REASON, float(delta), "Count", dims, now))
         lag = lag_seconds(last_meta_dt, now)
         if lag is not None:
             self.sink.emit(Datum(names.PRODUCER_LAG_SECONDS, lag, "Seconds", self.dimensions, now))

@@ -34,6 +34,7 @@ from typing import Mapping, Optional
 from urllib.parse import urlsplit
 
 from wikistream.config import METRICS_NAMESPACE, ConfigError, load_config
+from wikistream.events import TimeBounds
 
 ECS_STOP_TIMEOUT_S = 30.0
 
@@ -67,6 +68,8 @@ class Settings:
     backoff_base_s: float
     backoff_cap_s: float
     read_timeout_s: float
+    #: Clock-skew allowance and late bound (config ``pipeline``), shared with bronze.
+    time_bounds: TimeBounds
 
     @property
     def is_local(self) -> bool:
@@ -200,4 +203,5 @@ def settings_from_env(env: Mapping[str, str]) -> Settings:
         backoff_base_s=backoff_base,
         backoff_cap_s=backoff_cap,
         read_timeout_s=_float(env, "READ_TIMEOUT_S", 60.0, 1.0, 3600.0),
+        time_bounds=TimeBounds.of(config.pipeline),
     )

@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any, Optional, Protocol
 from urllib.parse import unquote, urlsplit
 
+from botocore.exceptions import ClientError
+
 
 @dataclass(frozen=True)
 class StreamState:
@@ -32,6 +34,10 @@ class StreamState:
     def from_json(text: str) -> StreamState:
         data = json.loads(text)
         return StreamState(data.get("last_event_id"), data.get("updated_at"))
+
+
+class StateAccessError(RuntimeError):
+    """The state object cannot be read for lack of permission (never "no state yet")."""
 
 
 class StateStore(Protocol):
@@ -83,10 +89,29 @@ class S3StateStore:
         self.client = client
 
     def load(self) -> StreamState:
+        """The saved state, or an empty one when the object does not exist (first start).
+
+        Absence is asked of ``ListObjectsV2`` with the key as prefix, not inferred from
+        ``GetObject``: S3 reports a missing key as 404 only to callers that may list the
+        bucket and as 403 AccessDenied to the rest, and a 403 must stay an error (a real
+        permission problem would otherwise silently restart the stream from "now", a
+        gap). The task role may list exactly this prefix
+        (stacks/constructs/producer_service.py).
+        """
         try:
+            listed = self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.key, MaxKeys=1)
+            if not any(obj.get("Key") == self.key for obj in listed.get("Contents", [])):
+                return StreamState(None)
             body = self.client.get_object(Bucket=self.bucket, Key=self.key)["Body"].read()
         except self.client.exceptions.NoSuchKey:
-            return StreamState(None)
+            return StreamState(None)  # deleted between the listing and the read
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("AccessDenied", "403"):
+                raise StateAccessError(
+                    f"access denied reading s3://{self.bucket}/{self.key}: the producer's role "
+                    "needs s3:ListBucket (prefix = the key) and s3:GetObject on it"
+                ) from exc
+            raise
         return StreamState.from_json(body.decode("utf-8"))
 
     def save(self, state: StreamState) -> None:

@@ -2,10 +2,14 @@
 
 The contract is :data:`wikistream.events.CONTRACT` (one declaration shared with bronze);
 the allow-list is :data:`wikistream.config.DOMAINS`. Order: an event that breaks the
-contract goes to the DLQ with the rule id as reason (even if its domain is not allowed:
-broken input is worth seeing); a valid event of a domain outside the allow-list is
-filtered and counted under ``domain_not_allowed``; the rest goes to the main topic keyed
-by ``meta.id``. Nothing is dropped without a count.
+contract, or whose event time is beyond the clock-skew allowance or the late bound
+(:func:`wikistream.events.time_violation`, the rule ids bronze uses), goes to the DLQ
+with the rule id as reason (even if its wiki is not allowed: broken input is worth
+seeing); a valid event of a wiki outside the allow-list is filtered and counted under
+``domain_not_allowed``; the rest goes to the main topic keyed by ``meta.id``. A wiki is
+identified by its database name ``wiki`` (:func:`wikistream.config.wiki_domain`), not by
+the host the request came in on (``auth.wikimedia.org`` serves account creations of
+every wiki). Nothing is dropped without a count.
 
 Speed: :func:`wikistream.events.parse_and_check` walks the contract generically
 (``isinstance(..., Mapping)`` per path step, ~40 us per event), which alone would cap
@@ -20,16 +24,27 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Tuple
 
-from wikistream.config import DOMAINS
-from wikistream.events import CONTRACT, RULE_MALFORMED_JSON, RULE_NOT_AN_OBJECT, RULE_OVERSIZED
+from wikistream import metrics as metric_names
+from wikistream.config import DOMAINS, wiki_domain
+from wikistream.events import (
+    CONTRACT,
+    DEFAULT_TIME_BOUNDS,
+    RULE_MALFORMED_JSON,
+    RULE_NOT_AN_OBJECT,
+    RULE_OVERSIZED,
+    TimeBounds,
+    event_time_of,
+    time_violation,
+)
 
 ROUTE_MAIN = "main"
 ROUTE_DLQ = "dlq"
 ROUTE_FILTERED = "filtered"
 
-FILTER_DOMAIN_NOT_ALLOWED = "domain_not_allowed"
+FILTER_DOMAIN_NOT_ALLOWED = metric_names.FILTER_DOMAIN_NOT_ALLOWED
 
 #: The DLQ keeps at most this much of a payload (oversized ones can be megabytes);
 #: its full size and SHA-256 are kept alongside so it can still be identified.
@@ -140,9 +155,25 @@ def check_payload(raw: str, max_bytes: int) -> Tuple[Optional[Dict[str, Any]], O
     return (event if type(event) is dict else None), rule
 
 
-def route_event(raw: str, max_bytes: int, allowed_domains: Mapping[str, object] = DOMAINS) -> Routed:
-    """Decide where ``raw`` goes. Pure."""
+def route_event(
+    raw: str,
+    max_bytes: int,
+    allowed_domains: Mapping[str, object] = DOMAINS,
+    *,
+    received_at: Optional[datetime] = None,
+    bounds: TimeBounds = DEFAULT_TIME_BOUNDS,
+) -> Routed:
+    """Decide where ``raw`` goes. Pure given ``received_at`` (default: now).
+
+    After the contract, the event-time rules of :func:`wikistream.events.time_violation`
+    against ``received_at``: an event from beyond the clock-skew allowance or older than
+    the late bound goes to the DLQ with that rule, exactly as bronze would dead-letter it.
+    """
     event, rule = check_payload(raw, max_bytes)
+    if rule is None:
+        assert event is not None
+        when, _ = event_time_of(event)
+        rule = time_violation(when, received_at or datetime.now(timezone.utc), bounds)
     if rule is not None:
         key = None
         if event is not None:
@@ -152,7 +183,7 @@ def route_event(raw: str, max_bytes: int, allowed_domains: Mapping[str, object] 
         return Routed(ROUTE_DLQ, key, rule, None)
     assert event is not None
     meta = event["meta"]
-    if meta["domain"] not in allowed_domains:
+    if wiki_domain(event.get("wiki"), meta["domain"], allowed_domains) is None:
         return Routed(ROUTE_FILTERED, None, FILTER_DOMAIN_NOT_ALLOWED, event)
     # meta.id is a string (the contract checked it), so this equals events.event_key.
     return Routed(ROUTE_MAIN, meta["id"], None, event)

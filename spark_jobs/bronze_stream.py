@@ -95,6 +95,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from spark_jobs.cli import metrics_for, parse_job_args, session_for
     from spark_jobs.create_tables import create_missing
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+    from wikistream.events import TimeBounds
 
     parser = build_parser()
     args = parse_job_args("bronze_stream", argv, parser)
@@ -115,6 +116,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         dlq_topic=config.kafka.dlq_topic,
         max_event_bytes=config.producer.max_event_bytes,
         env=config.env,
+        time_bounds=TimeBounds.of(config.pipeline),
         sink=metrics_for(args),
         crash_hook=parse_crash_hook(os.environ.get(CRASH_ENV)),
     )

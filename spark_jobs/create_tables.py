@@ -25,12 +25,34 @@ def create_missing(spark: SparkSession, tables: Sequence[TableSpec] = TABLES) ->
     created = []
     for table in tables:
         if spark.catalog.tableExists(table.fqn()):
+            for ddl in add_columns_ddl(table, spark.table(table.fqn()).columns):
+                spark.sql(ddl)
             continue
         spark.sql(table.create_ddl())
         if table.sorted_by:
             spark.sql(table.sort_ddl())
         created.append(table.identifier)
     return created
+
+
+def add_columns_ddl(table: TableSpec, existing: Sequence[str]) -> List[str]:
+    """``ALTER TABLE ... ADD COLUMN`` for catalogue columns an existing table lacks (in place).
+
+    Only optional columns are ever added this way (a required one would reject the rows
+    already there); e.g. ``bronze.raw_events.event_time_source``.
+    """
+    out = []
+    previous = None
+    for column in table.columns:
+        if column.name not in existing:
+            if column.required:
+                raise ValueError(
+                    f"{table.identifier}: required column {column.name} cannot be added in place"
+                )
+            where = f" AFTER {previous}" if previous else " FIRST"
+            out.append(f"ALTER TABLE {table.fqn()} ADD COLUMN {column.name} {column.spark_type}{where}")
+        previous = column.name
+    return out
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

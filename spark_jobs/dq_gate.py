@@ -29,6 +29,7 @@ from spark_jobs import ledger
 from spark_jobs.cli import JobArgs, metrics_for, parse_job_args
 from spark_jobs.dq import alert, results
 from spark_jobs.dq.checks import LAYERS, suite_for
+from spark_jobs.dq.engine import ENGINES, DqEngine, engine_for
 from spark_jobs.dq.evaluate import GateResult, evaluate
 from spark_jobs.dq.window import Window, build_window, gate_job
 from wikistream import metrics as m
@@ -52,7 +53,7 @@ class GateFailed(RuntimeError):  # noqa: N818 (the name the runner and docs use)
 class GateArgs:
     job: JobArgs
     layer: str
-    engine: Optional[str] = None  # None -> config.dq.engine
+    engine: Optional[str] = None  # None -> the environment's dq.engine
     now: Optional[datetime] = None  # None -> wall clock (tests pin it)
 
 
@@ -61,19 +62,14 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> GateArgs:
     job = parse_job_args("dq_gate", argv)
     p = argparse.ArgumentParser(prog="dq_gate")
     p.add_argument("--layer", choices=LAYERS, required=True)
-    p.add_argument("--engine", choices=("spark", "deequ"), default=None)
+    p.add_argument("--engine", choices=ENGINES, default=None)
     ns = p.parse_args(job.extra)
     return GateArgs(job, ns.layer, ns.engine)
 
 
-def _engine(name: str) -> Any:
-    if name == "deequ":
-        from spark_jobs.dq import engine_deequ
-
-        return engine_deequ
-    from spark_jobs.dq import engine_spark
-
-    return engine_spark
+def engine_name(args: GateArgs) -> str:
+    """``--engine`` when given, else the environment's ``dq.engine``."""
+    return args.engine or args.job.config.dq.engine
 
 
 def emit_metrics(sink: MetricsSink, result: GateResult) -> None:
@@ -94,12 +90,20 @@ def _describe_input(record: ledger.RunRecord, window: Window) -> None:
         record.input_snapshot_from, record.input_snapshot_to = window.bronze_range
 
 
-def run(spark: SparkSession, args: GateArgs, sink: Optional[MetricsSink] = None) -> GateResult:
-    """Run one gate in an existing session; raise :class:`GateFailed` on ERROR failures."""
+def run(
+    spark: SparkSession,
+    args: GateArgs,
+    sink: Optional[MetricsSink] = None,
+    engine: Optional[DqEngine] = None,
+) -> GateResult:
+    """Run one gate in an existing session; raise :class:`GateFailed` on ERROR failures.
+
+    ``engine`` (default: the one :func:`engine_name` chooses) measures; the decision,
+    the persisted rows and the alert are the same whichever engine it is.
+    """
     config = args.job.config
-    engine = _engine(args.engine or config.dq.engine)
-    if (args.engine or config.dq.engine) == "deequ":
-        engine.ensure_deequ_available(spark)  # fail fast, before reading anything
+    engine = engine or engine_for(engine_name(args))
+    engine.ensure_available(spark)  # fail fast, before reading anything
     now = args.now or datetime.now(timezone.utc)
     suite = suite_for(args.layer, config.dq)
     record = ledger.RunRecord(args.job.run_id, gate_job(args.layer), args.job.env)
@@ -135,10 +139,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
 
     args = parse_args(argv)
     spark = session_for(args.job, f"wikistream-dq-gate-{args.layer}")
+    engine = engine_for(engine_name(args))
     try:
-        run(spark, args)
+        run(spark, args, engine=engine)
     except GateFailed:
         raise SystemExit(1) from None
+    finally:
+        # A Py4J callback server left running keeps this process alive after main returns.
+        engine.release(spark)
+        spark.stop()
     return 0
 
 

@@ -140,17 +140,12 @@ def _ack_restart(stack: WikiStreamStack) -> None:
     restart = stack.restart
     if restart is None:  # bronze_mode "per_cycle": no restart Lambda
         return
-    app = stack.get_logical_id(stack.emr.application)
     _ack(
         _policy(restart.function.role),  # type: ignore[arg-type]
         (
             "AwsSolutions-IAM5[Resource::*]",
             "X-Ray active tracing (xray:PutTraceSegments, PutTelemetryRecords) supports no "
             "resource-level permissions.",
-        ),
-        (
-            f"AwsSolutions-IAM5[Resource::<{app}.Arn>/jobruns/*]",
-            "GetJobRun on this application's runs, whose ids are generated at run time.",
         ),
         (
             "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",

@@ -11,6 +11,7 @@ from typing import Any, List, Optional
 from aws_cdk import CfnOutput, Fn, Stack
 from constructs import Construct
 
+from stacks.checkov import skip_findings
 from stacks.constructs.alerts import Alerts
 from stacks.constructs.emr import EmrServerless
 from stacks.constructs.lakehouse import Lakehouse
@@ -119,6 +120,7 @@ class WikiStreamStack(Stack):
         )
         self._outputs()
         acknowledge_findings(self)
+        skip_findings(self)
 
     @property
     def availability_zones(self) -> List[str]:

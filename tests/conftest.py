@@ -18,11 +18,14 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def spark(spark_warehouse: Path) -> Iterator[object]:
     from local_runtime.submit import JOB_SERVER_MODULES, LocalResources, start_session
 
-    # Launched as the local job server is, plus the Kafka source for the bronze tests.
+    # Launched as the local job server is, plus the Kafka source for the bronze tests and
+    # the Deequ jar, so the `deequ` DQ engine runs for real (a fresh machine gets it from
+    # `make setup`; a missing jar fails here, loudly, instead of skipping).
     session = start_session(
         "wikistream-tests",
         spark_warehouse,
         modules=(*JOB_SERVER_MODULES, "bronze_stream"),
+        dq_engine="deequ",
         resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )
     yield session

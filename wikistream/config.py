@@ -31,49 +31,64 @@ METRICS_NAMESPACE = "WikiStream"
 EMR_RELEASE_LABEL = "emr-7.12.0"
 
 
+#: vCPU counts an EMR Serverless worker can have (EMR Serverless user guide, "Supported
+#: worker configurations").
+EMR_WORKER_VCPUS: Tuple[int, ...] = (1, 2, 4, 8, 16)
+
+
 class ConfigError(ValueError):
     """A configuration value is invalid; the message says which and why."""
 
 
 @dataclass(frozen=True)
 class DomainInfo:
-    """Where a wiki lives: its region bucket and its content language."""
+    """Where a wiki lives: its region bucket, its content language, and its database name
+    (the event's ``wiki`` field, e.g. ``enwiki``), which is what identifies the wiki."""
 
     region: str
     language: str
+    wiki: str
 
 
 #: Domain allow-list and domain -> region/language map. The single copy: the producer's
 #: allow-list, silver's enrichment and the DQ allowed-values checks all derive from it.
 DOMAINS: Mapping[str, DomainInfo] = {
-    "commons.wikimedia.org": DomainInfo("global", "multi"),
-    "www.wikidata.org": DomainInfo("global", "multi"),
-    "meta.wikimedia.org": DomainInfo("global", "multi"),
-    "species.wikimedia.org": DomainInfo("global", "multi"),
-    "en.wikipedia.org": DomainInfo("americas", "en"),
-    "es.wikipedia.org": DomainInfo("americas", "es"),
-    "pt.wikipedia.org": DomainInfo("americas", "pt"),
-    "de.wikipedia.org": DomainInfo("europe", "de"),
-    "fr.wikipedia.org": DomainInfo("europe", "fr"),
-    "it.wikipedia.org": DomainInfo("europe", "it"),
-    "nl.wikipedia.org": DomainInfo("europe", "nl"),
-    "pl.wikipedia.org": DomainInfo("europe", "pl"),
-    "ru.wikipedia.org": DomainInfo("europe", "ru"),
-    "uk.wikipedia.org": DomainInfo("europe", "uk"),
-    "sv.wikipedia.org": DomainInfo("europe", "sv"),
-    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja"),
-    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh"),
-    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko"),
-    "id.wikipedia.org": DomainInfo("asia_pacific", "id"),
-    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi"),
-    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi"),
-    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar"),
-    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa"),
-    "he.wikipedia.org": DomainInfo("middle_east_africa", "he"),
-    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr"),
+    "commons.wikimedia.org": DomainInfo("global", "multi", "commonswiki"),
+    "www.wikidata.org": DomainInfo("global", "multi", "wikidatawiki"),
+    "meta.wikimedia.org": DomainInfo("global", "multi", "metawiki"),
+    "species.wikimedia.org": DomainInfo("global", "multi", "specieswiki"),
+    "en.wikipedia.org": DomainInfo("americas", "en", "enwiki"),
+    "es.wikipedia.org": DomainInfo("americas", "es", "eswiki"),
+    "pt.wikipedia.org": DomainInfo("americas", "pt", "ptwiki"),
+    "de.wikipedia.org": DomainInfo("europe", "de", "dewiki"),
+    "fr.wikipedia.org": DomainInfo("europe", "fr", "frwiki"),
+    "it.wikipedia.org": DomainInfo("europe", "it", "itwiki"),
+    "nl.wikipedia.org": DomainInfo("europe", "nl", "nlwiki"),
+    "pl.wikipedia.org": DomainInfo("europe", "pl", "plwiki"),
+    "ru.wikipedia.org": DomainInfo("europe", "ru", "ruwiki"),
+    "uk.wikipedia.org": DomainInfo("europe", "uk", "ukwiki"),
+    "sv.wikipedia.org": DomainInfo("europe", "sv", "svwiki"),
+    "ja.wikipedia.org": DomainInfo("asia_pacific", "ja", "jawiki"),
+    "zh.wikipedia.org": DomainInfo("asia_pacific", "zh", "zhwiki"),
+    "ko.wikipedia.org": DomainInfo("asia_pacific", "ko", "kowiki"),
+    "id.wikipedia.org": DomainInfo("asia_pacific", "id", "idwiki"),
+    "vi.wikipedia.org": DomainInfo("asia_pacific", "vi", "viwiki"),
+    "hi.wikipedia.org": DomainInfo("asia_pacific", "hi", "hiwiki"),
+    "ar.wikipedia.org": DomainInfo("middle_east_africa", "ar", "arwiki"),
+    "fa.wikipedia.org": DomainInfo("middle_east_africa", "fa", "fawiki"),
+    "he.wikipedia.org": DomainInfo("middle_east_africa", "he", "hewiki"),
+    "tr.wikipedia.org": DomainInfo("middle_east_africa", "tr", "trwiki"),
 }
 
-#: Region for domains not in :data:`DOMAINS` (silver keeps them, tagged ``other``).
+#: What identifies a wiki: its database name (``wiki``), not the host a request came in
+#: on. ``meta.domain`` can name a shared host: account creations of allow-listed wikis
+#: arrive with ``meta.domain = auth.wikimedia.org`` (central login) and ``wiki = enwiki``.
+#: Database name -> the wiki's canonical domain (a key of :data:`DOMAINS`).
+WIKIS: Mapping[str, str] = {info.wiki: domain for domain, info in DOMAINS.items()}
+
+#: Region of a wiki not in :data:`DOMAINS`. The producer filters such wikis
+#: (``domain_not_allowed``), so silver meets them only if bronze was fed another way;
+#: it then tags them ``other`` instead of failing.
 UNKNOWN_REGION = "other"
 REGIONS: Tuple[str, ...] = tuple(sorted({d.region for d in DOMAINS.values()} | {UNKNOWN_REGION}))
 
@@ -114,6 +129,12 @@ class KafkaConfig:
     #: broker on 127.0.0.1). Read by the bronze Kafka source; AWS environments must use iam.
     auth: str = "iam"
 
+    @property
+    def bronze_topics(self) -> Tuple[str, ...]:
+        """Every topic bronze reads: the main topic and the producer's dead-letter topic.
+        The bronze Kafka source subscribes to these and the EMR role is granted on them."""
+        return (self.topic, self.dlq_topic)
+
 
 @dataclass(frozen=True)
 class ProducerConfig:
@@ -140,6 +161,14 @@ class EmrConfig:
     prewarm_executors: int = 0
     job_timeout_minutes: int = 60
     bronze_max_failed_attempts_per_hour: int = 5
+    #: Spark driver/executor size of every job run (``spark.{driver,executor}.{cores,memory}``).
+    #: Small: one cycle's data is small and the always-on bronze stream dominates cost
+    #: (docs/DEPLOY.md). The pre-initialized workers are sized from the same four fields.
+    driver_cores: int = 1
+    driver_memory_gb: int = 2
+    executor_cores: int = 1
+    executor_memory_gb: int = 2
+    max_executors: int = 4
 
 
 @dataclass(frozen=True)
@@ -148,7 +177,16 @@ class PipelineConfig:
 
     cycle_wait_seconds: int = 900
     bronze_trigger_seconds: int = 60
+    #: An event whose time (``meta.dt``, else ``timestamp``) is more than this many hours
+    #: before the time the producer received it (bronze: its Kafka timestamp) is
+    #: dead-lettered as ``late:event_time``, by the producer and by bronze alike
+    #: (wikistream/events.py). Gold recomputes only hours it can reopen cheaply; an
+    #: event this late is kept with its raw payload for a deliberate backfill instead.
     late_event_bound_hours: int = 48
+    #: How far an event time may lie *ahead* of its reference time (clock skew between
+    #: MediaWiki's app servers and ours). Beyond it: dead-lettered as ``future:event_time``,
+    #: so no event from the future reaches silver, gold or the freshness checks.
+    max_clock_skew_seconds: int = 300
     risk_min_events: int = 5
     #: How bronze runs on AWS: "streaming" = one always-on Structured Streaming job run
     #: (restarted by the bronze-restart Lambda); "per_cycle" = the state machine runs
@@ -157,10 +195,17 @@ class PipelineConfig:
     bronze_mode: str = "streaming"
 
 
+#: DQ engines a configuration may choose (``dq.engine``); both feed the same ``evaluate``.
+DQ_ENGINES: Tuple[str, ...] = ("spark", "deequ")
+
+
 @dataclass(frozen=True)
 class DqConfig:
     """Data-quality thresholds (ERROR checks block promotion, WARNING checks alert)."""
 
+    #: Which engine measures the gates' metrics (one of :data:`DQ_ENGINES`). The gate job
+    #: reads it from its ``--env``; an environment choosing ``deequ`` must launch its gate
+    #: jobs with the Deequ jar (spark_jobs/dq/engine_deequ.py names what it needs).
     engine: str = "spark"
     freshness_max_minutes: int = 120
     volume_min_ratio: float = 0.2
@@ -171,6 +216,9 @@ class DqConfig:
     volume_min_history: int = 3
     #: Stale data alerts by default; set to ERROR to block promotion on staleness.
     freshness_level: str = "WARNING"
+    #: Bronze WARNING when more than this percent of a window's events took their time
+    #: from ``timestamp`` because ``meta.dt`` was unreadable (none do on the live stream).
+    event_time_fallback_max_percent: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -257,6 +305,10 @@ _ENV_OVERRIDES: Mapping[str, Mapping[str, Any]] = {
     },
     "staging": {
         "kafka": {"broker_count": 2},
+        # No AWS environment chooses dq.engine="deequ" yet: cdk deploy ships the Deequ jar
+        # for it (spark_jobs/launch.py), but the EMR driver's Python must also import
+        # pydeequ 1.7 (and pandas, which it imports), which neither the --py-files zip nor
+        # the stock EMR image provides; not verifiable here (docs/DATA_QUALITY.md).
     },
     "prod": {
         "kafka": {
@@ -353,14 +405,26 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("pipeline.cycle_wait_seconds must be >= 0")
     if config.pipeline.bronze_trigger_seconds < 1:
         errors.append("pipeline.bronze_trigger_seconds must be >= 1")
-    if config.dq.engine not in ("spark", "deequ"):
-        errors.append(f"dq.engine must be 'spark' or 'deequ', got {config.dq.engine!r}")
+    if config.pipeline.late_event_bound_hours < 1:
+        errors.append("pipeline.late_event_bound_hours must be >= 1")
+    if config.pipeline.max_clock_skew_seconds < 0:
+        errors.append("pipeline.max_clock_skew_seconds must be >= 0")
+    if config.dq.engine not in DQ_ENGINES:
+        errors.append(f"dq.engine must be one of {DQ_ENGINES}, got {config.dq.engine!r}")
     if config.dq.freshness_level not in ("ERROR", "WARNING"):
         errors.append(f"dq.freshness_level must be ERROR or WARNING, got {config.dq.freshness_level!r}")
     if not 0 < config.dq.volume_min_ratio < 1:
         errors.append("dq.volume_min_ratio must be between 0 and 1")
     if config.emr.max_vcpu < 2 or config.emr.max_memory_gb < 4:
         errors.append("emr.max_vcpu must be >= 2 and emr.max_memory_gb >= 4")
+    for role in ("driver", "executor"):
+        cores = getattr(config.emr, f"{role}_cores")
+        if cores not in EMR_WORKER_VCPUS:
+            errors.append(f"emr.{role}_cores must be one of {EMR_WORKER_VCPUS}, got {cores}")
+        if getattr(config.emr, f"{role}_memory_gb") < 1:
+            errors.append(f"emr.{role}_memory_gb must be >= 1")
+    if config.emr.max_executors < 1:
+        errors.append("emr.max_executors must be >= 1")
     if config.alert_email is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alert_email):
         errors.append(f"alert_email {config.alert_email!r} is not an email address")
     if not _NAME.match(config.lakehouse.table_bucket_name):
@@ -385,6 +449,19 @@ def load_config(env: str, overrides: Optional[Mapping[str, Any]] = None) -> Plat
     if overrides:
         config = _merge(config, overrides, f"{env} overrides")
     return validate(config)
+
+
+def wiki_domain(wiki: Any, meta_domain: Any, allowed: Mapping[str, Any] = DOMAINS) -> Optional[str]:
+    """The canonical domain of the wiki an event belongs to, or ``None`` if not allowed.
+
+    By ``wiki`` (database name) when the event has one, else by ``meta.domain`` (a few
+    log events lack ``wiki``). A ``wiki`` not on the allow-list is not allowed, whatever
+    host the request came in on. Silver applies the same mapping to ``domain``.
+    """
+    if isinstance(wiki, str) and wiki:
+        domain = WIKIS.get(wiki)
+        return domain if domain is not None and domain in allowed else None
+    return meta_domain if isinstance(meta_domain, str) and meta_domain in allowed else None
 
 
 def region_of(domain: Optional[str]) -> str:

@@ -51,7 +51,7 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, NamedTuple, Optio
 from urllib.parse import quote
 
 from wikistream.config import DOMAINS, EVENT_TYPES, ProducerConfig
-from wikistream.events import REQUIRED_FIELDS, RULE_MALFORMED_JSON, RULE_OVERSIZED
+from wikistream.events import REQUIRED_FIELDS, RULE_FUTURE_EVENT, RULE_MALFORMED_JSON, RULE_OVERSIZED
 
 DEFAULT_START = datetime(2026, 11, 1, tzinfo=timezone.utc)
 DEFAULT_RATE_PER_S = 50.0
@@ -205,7 +205,7 @@ class Manifest:
 
     ``first_event_time``/``last_event_time`` are the generator clock at the first and
     last line (ISO-8601 UTC); ``min_valid_event_time``/``max_valid_event_time`` span the
-    ``meta.dt`` of lines expected ``valid`` (late/future events included).
+    ``meta.dt`` of lines expected ``valid`` (late events included; future ones are dead letters).
     """
 
     total: int = 0
@@ -934,7 +934,9 @@ class _Generator:
         if fault == "late":
             t_us -= rng.randint(3600, 36 * 3600) * 1_000_000 + rng.randrange(1_000_000)
         elif fault == "future":
-            t_us += rng.randint(5 * 60, 60 * 60) * 1_000_000 + rng.randrange(1_000_000)
+            # A day or more ahead: beyond pipeline.max_clock_skew_seconds of any receive
+            # time within the file's own span (up to a day), however late a replay starts.
+            t_us += rng.randint(26 * 3600, 48 * 3600) * 1_000_000 + rng.randrange(1_000_000)
         domain = None
         if fault == "unknown_domain":
             domain = factory.p.unknown_domains[self._next_rotation(fault) % len(factory.p.unknown_domains)]
@@ -943,6 +945,8 @@ class _Generator:
         expected = EXPECT_VALID
         if fault == "unknown_domain":
             expected = EXPECT_FILTERED_DOMAIN
+        elif fault == "future":
+            expected = dead_letter(RULE_FUTURE_EVENT)
         elif fault == "schema_drift":
             _DRIFT[self._next_rotation(fault) % len(_DRIFT)](ev, rng)
         elif fault == "missing_required":

@@ -21,6 +21,8 @@ from typing import Any, Dict, List, Mapping, Optional, Protocol
 PRODUCER_RECEIVED = "ProducerEventsReceived"
 PRODUCER_PRODUCED = "ProducerEventsProduced"
 PRODUCER_FILTERED = "ProducerEventsFiltered"
+#: Filtered events per reason (dimension :data:`DIM_REASON`, values :data:`FILTER_REASONS`).
+PRODUCER_FILTERED_BY_REASON = "ProducerEventsFilteredByReason"
 PRODUCER_DEAD_LETTERED = "ProducerEventsDeadLettered"
 PRODUCER_DELIVERY_FAILURES = "ProducerDeliveryFailures"
 PRODUCER_RECONNECTS = "ProducerReconnects"
@@ -54,6 +56,10 @@ MAINTENANCE_COMMIT_RETRIES = "MaintenanceCommitRetries"
 # bronze/silver/gold) or ``Job`` (batch job module name). The CDK alarms use these.
 DIM_ENV = "Env"
 DIM_LAYER = "Layer"
+DIM_REASON = "Reason"
+#: Why the producer filters a valid event (the only one: its wiki is not allow-listed).
+FILTER_DOMAIN_NOT_ALLOWED = "domain_not_allowed"
+FILTER_REASONS = (FILTER_DOMAIN_NOT_ALLOWED,)
 DIM_JOB = "Job"
 #: Maintenance metrics only: which table (``namespace.table``).
 DIM_TABLE = "Table"

@@ -21,6 +21,16 @@ class NamedQuery:
     sql: str
 
 
+#: The day both "latest day" reports show: the newest day of ``gold.daily_summary`` that
+#: holds at least 1% of the busiest day's events. Both reports read this one definition
+#: (they used to take the newest day of their own table and could disagree), and a day
+#: with a handful of stray events (the outlier that was "the latest day" in issue 20)
+#: cannot become it.
+LATEST_DAY_SQL = (
+    "(SELECT max(event_date) FROM {gold.daily_summary} "
+    "WHERE events >= 0.01 * (SELECT max(events) FROM {gold.daily_summary}))"
+)
+
 _QUERIES = (
     NamedQuery(
         "freshness",
@@ -31,17 +41,18 @@ _QUERIES = (
     ),
     NamedQuery(
         "top_domains",
-        "Domains by events over the latest day in gold",
-        "SELECT domain, sum(events) AS events, sum(distinct_users) AS user_hours, "
+        "Domains by events over the latest day in gold (the day is in the output)",
+        "SELECT event_date AS day, domain, sum(events) AS events, sum(distinct_users) AS user_hours, "
         "round(avg(bot_share), 1) AS avg_bot_share FROM {gold.hourly_stats} "
-        "WHERE event_date = (SELECT max(event_date) FROM {gold.hourly_stats}) "
-        "GROUP BY domain ORDER BY events DESC LIMIT 20",
+        f"WHERE event_date = {LATEST_DAY_SQL} "
+        "GROUP BY event_date, domain ORDER BY events DESC LIMIT 20",
     ),
     NamedQuery(
         "risk_leaderboard",
-        "Riskiest users of the latest day",
-        "SELECT event_date, user_name, editor_class, events, large_deletions, domains, risk_score, risk_level "
-        "FROM {gold.risk_scores} WHERE event_date = (SELECT max(event_date) FROM {gold.risk_scores}) "
+        "Riskiest users of the latest day (the same day as top_domains)",
+        "SELECT event_date AS day, user_name, editor_class, events, large_deletions, domains, risk_score, "
+        "risk_level "
+        f"FROM {{gold.risk_scores}} WHERE event_date = {LATEST_DAY_SQL} "
         "ORDER BY risk_score DESC, events DESC LIMIT 20",
     ),
     NamedQuery(

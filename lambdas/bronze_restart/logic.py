@@ -145,6 +145,9 @@ def start_request(settings: Settings, token: str) -> Dict[str, Any]:
         "executionRoleArn": settings.execution_role_arn,
         "name": settings.bronze_job_name,
         "mode": "STREAMING",
+        # 0 = no timeout. Omitted, EMR Serverless cancels the run after 720 minutes, and
+        # the always-on stream would be restarted (and alerted on) twice a day.
+        "executionTimeoutMinutes": 0,
         "retryPolicy": {"maxFailedAttemptsPerHour": settings.max_failed_attempts_per_hour},
         "jobDriver": {
             "sparkSubmit": {

@@ -42,6 +42,8 @@ class BatchStats:
     dead_lettered: int = 0
     written: int = 0
     dead_letters_written: int = 0
+    #: Valid events whose event_id had landed with another payload (dead-lettered).
+    divergent_duplicates: int = 0
     lag_p50_s: Optional[float] = None
     lag_p95_s: Optional[float] = None
     partitions: List[Tuple[date, int]] = field(default_factory=list)
@@ -53,8 +55,8 @@ class BatchStats:
 
     @property
     def duplicates_dropped(self) -> int:
-        """Valid events not inserted: duplicates within the batch or already in the table."""
-        return max(self.events_in - self.written, 0)
+        """Valid events not inserted because an identical copy landed (exact replays)."""
+        return max(self.events_in - self.written - self.divergent_duplicates, 0)
 
 
 def lag_seconds() -> Column:

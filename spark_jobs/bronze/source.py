@@ -50,8 +50,8 @@ def security_options(auth: str) -> Dict[str, str]:
 
 
 def source_topics(kafka: KafkaConfig) -> Sequence[str]:
-    """The topics bronze reads: the main topic and the producer's DLQ (same grants on MSK)."""
-    return (kafka.topic, kafka.dlq_topic)
+    """The topics bronze reads (``kafka.bronze_topics``: the EMR role is granted on these)."""
+    return kafka.bronze_topics
 
 
 def kafka_options(

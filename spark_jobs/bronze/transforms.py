@@ -23,6 +23,18 @@ from spark_jobs.bronze.contract import (
 )
 from spark_jobs.bronze.schema import dlq_envelope_schema
 from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+from wikistream.events import (
+    DEFAULT_TIME_BOUNDS,
+    DT_PATTERN,
+    EVENT_TIME_FROM_DT,
+    EVENT_TIME_FROM_TIMESTAMP,
+    MAX_UNIX_SECONDS,
+    RULE_DIVERGENT_DUPLICATE,
+    RULE_FUTURE_EVENT,
+    RULE_NO_EVENT_TIME,
+    RULE_TOO_LATE,
+    TimeBounds,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame
@@ -31,13 +43,10 @@ KIND_EVENT = "event"
 KIND_DEAD_LETTER = "dead_letter"
 SOURCE_PRODUCER_DLQ = "producer_dlq"
 SOURCE_CONTRACT = "bronze_contract"
-#: Bronze's one rule beyond the shared contract: meta.dt is a string the contract accepts
-#: but neither it nor ``timestamp`` gives a usable event time (partitioning needs one).
-RULE_NO_EVENT_TIME = "unparseable:meta.dt"
+#: Dead letters bronze's de-duplication found: same event_id as a landed event, other payload.
+SOURCE_DEDUP = "bronze_dedup"
 #: The producer's envelope had no readable reason (should not happen; kept, not dropped).
 RULE_BAD_ENVELOPE = "unreadable_dlq_envelope"
-#: Largest unix second Spark timestamps hold (9999-12-31T23:59:59Z).
-_MAX_UNIX_SECONDS = 253402300799
 
 
 def with_kafka_text(df: DataFrame) -> DataFrame:
@@ -66,11 +75,43 @@ def dead_letter_id() -> Column:
     )
 
 
-def event_time(event: Column) -> Column:
-    """``meta.dt`` (ISO-8601), else ``timestamp`` (unix seconds), else null."""
+def _time_from_dt(event: Column) -> Column:
+    dt = event.getField("meta").getField("dt")
+    return F.when(dt.rlike(DT_PATTERN), dt.cast("timestamp"))
+
+
+def _time_from_seconds(event: Column) -> Column:
     seconds = event.getField("timestamp")
-    from_seconds = F.when(seconds.between(0, _MAX_UNIX_SECONDS), F.timestamp_seconds(seconds))
-    return F.coalesce(event.getField("meta").getField("dt").cast("timestamp"), from_seconds)
+    return F.when(seconds.between(0, MAX_UNIX_SECONDS), F.timestamp_seconds(seconds))
+
+
+def event_time(event: Column) -> Column:
+    """``meta.dt`` (RFC 3339, :data:`wikistream.events.DT_PATTERN`), else ``timestamp``
+    (unix seconds), else null: :func:`wikistream.events.event_time_of` as a Column."""
+    return F.coalesce(_time_from_dt(event), _time_from_seconds(event))
+
+
+def event_time_source(event: Column) -> Column:
+    """Which field :func:`event_time` came from (``meta.dt`` / ``timestamp``), or null."""
+    return F.when(_time_from_dt(event).isNotNull(), F.lit(EVENT_TIME_FROM_DT)).when(
+        _time_from_seconds(event).isNotNull(), F.lit(EVENT_TIME_FROM_TIMESTAMP)
+    )
+
+
+def time_rule(bounds: TimeBounds, when: Column, reference: Column) -> Column:
+    """:func:`wikistream.events.time_violation` as a Column (null when the time is fine).
+
+    ``reference`` is the Kafka record's timestamp: the producer set it when it received
+    the event, so bronze judges against (almost) the same instant the producer did, and a
+    micro-batch re-run after a crash classifies every record exactly as the first run.
+    """
+    skew = F.make_dt_interval(F.lit(0), F.lit(0), F.lit(0), F.lit(bounds.max_clock_skew_seconds))
+    late = F.make_dt_interval(F.lit(0), F.lit(bounds.late_event_bound_hours))
+    return (
+        F.when(when.isNull(), F.lit(RULE_NO_EVENT_TIME))
+        .when(when > reference + skew, F.lit(RULE_FUTURE_EVENT))
+        .when(when < reference - late, F.lit(RULE_TOO_LATE))
+    )
 
 
 #: The columns of a prepared batch that the rest of bronze reads (raw bytes dropped:
@@ -78,19 +119,23 @@ def event_time(event: Column) -> Column:
 _PREPARED_COLUMNS = ("topic", "partition", "offset", "timestamp", "key_str", "value_str", "value_size")
 
 
-def prepare_batch(df: DataFrame, dlq_topic: str, max_bytes: int) -> DataFrame:
+def prepare_batch(
+    df: DataFrame, dlq_topic: str, max_bytes: int, bounds: TimeBounds = DEFAULT_TIME_BOUNDS
+) -> DataFrame:
     """The part of classification that touches every row, for the writer to persist.
 
-    Text, one typed parse, ``event_time``, ``ingest_time`` and ``_fast``: true only for a
-    main-topic row that passes :func:`.contract.fast_path_valid` and has an event time,
-    i.e. a row that is certainly a valid event. Everything else is a suspect for
-    :func:`classify_suspects`.
+    Text, one typed parse, ``event_time`` (+ source), ``ingest_time`` and ``_fast``: true
+    only for a main-topic row that passes :func:`.contract.fast_path_valid` and whose
+    event time passes :func:`time_rule`, i.e. a row that is certainly a valid event.
+    Everything else is a suspect for :func:`classify_suspects`.
     """
     from_dlq = F.col("topic") == F.lit(dlq_topic)
     parsed = with_parsed_event(with_kafka_text(df).select(*_PREPARED_COLUMNS), max_bytes)
+    on_time = time_rule(bounds, F.col("event_time"), F.col("timestamp")).isNull()
     return (
         parsed.withColumn("event_time", F.when(~from_dlq, event_time(F.col(EVENT_COLUMN))))
-        .withColumn(FAST_COLUMN, F.col(FAST_COLUMN) & ~from_dlq & F.col("event_time").isNotNull())
+        .withColumn("event_time_source", F.when(~from_dlq, event_time_source(F.col(EVENT_COLUMN))))
+        .withColumn(FAST_COLUMN, F.col(FAST_COLUMN) & ~from_dlq & F.coalesce(on_time, F.lit(False)))
         .withColumn("ingest_time", F.current_timestamp())
     )
 
@@ -107,17 +152,23 @@ def fast_events(prepared: DataFrame) -> DataFrame:
     )
 
 
-def classify_suspects(prepared: DataFrame, dlq_topic: str, max_bytes: int) -> DataFrame:
+def classify_suspects(
+    prepared: DataFrame, dlq_topic: str, max_bytes: int, bounds: TimeBounds = DEFAULT_TIME_BOUNDS
+) -> DataFrame:
     """The other rows of a :func:`prepare_batch` frame, classified by the full rules.
 
     Same columns as :func:`fast_events`; the union of both equals :func:`classify` of the
     batch. Only these (a few percent) pay for the ~40 ordered rule expressions.
     """
-    suspects = prepared.where(~F.col(FAST_COLUMN)).drop(FAST_COLUMN, EVENT_COLUMN, "event_time")
-    return with_kind(with_contract(suspects, max_bytes), dlq_topic)
+    suspects = prepared.where(~F.col(FAST_COLUMN)).drop(
+        FAST_COLUMN, EVENT_COLUMN, "event_time", "event_time_source"
+    )
+    return with_kind(with_contract(suspects, max_bytes), dlq_topic, bounds)
 
 
-def classify(df: DataFrame, dlq_topic: str, max_bytes: int) -> DataFrame:
+def classify(
+    df: DataFrame, dlq_topic: str, max_bytes: int, bounds: TimeBounds = DEFAULT_TIME_BOUNDS
+) -> DataFrame:
     """One micro-batch: parse, check the contract, tag each row's kind (persists nothing).
 
     Adds ``_kind`` (event / dead_letter), ``failed_rule``, ``_source``, ``_event`` (typed
@@ -126,23 +177,23 @@ def classify(df: DataFrame, dlq_topic: str, max_bytes: int) -> DataFrame:
     :func:`fast_events` and :func:`classify_suspects`, which gives the same rows.
     """
     checked = with_kafka_text(df).transform(lambda d: with_contract(d, max_bytes))
-    return with_kind(checked.withColumn("ingest_time", F.current_timestamp()), dlq_topic)
+    return with_kind(checked.withColumn("ingest_time", F.current_timestamp()), dlq_topic, bounds)
 
 
-def with_kind(checked: DataFrame, dlq_topic: str) -> DataFrame:
-    """Add ``_envelope``, ``event_time`` and the final ``failed_rule``/``_kind``/``_source``.
+def with_kind(checked: DataFrame, dlq_topic: str, bounds: TimeBounds = DEFAULT_TIME_BOUNDS) -> DataFrame:
+    """Add ``_envelope``, ``event_time`` (+ source) and the final ``failed_rule``/``_kind``/``_source``.
 
     DLQ-topic rows take the producer's reason from the envelope; other rows keep the
-    contract's rule, or fail :data:`RULE_NO_EVENT_TIME` when no event time is readable.
+    contract's rule, else the event-time rule (:func:`time_rule`: unreadable, future, late).
     """
     from_dlq = F.col("topic") == F.lit(dlq_topic)
     envelope = F.when(from_dlq, F.from_json("value_str", dlq_envelope_schema()))
-    out = checked.withColumn("_envelope", envelope).withColumn(
-        "event_time", F.when(~from_dlq, event_time(F.col(EVENT_COLUMN)))
+    out = (
+        checked.withColumn("_envelope", envelope)
+        .withColumn("event_time", F.when(~from_dlq, event_time(F.col(EVENT_COLUMN))))
+        .withColumn("event_time_source", F.when(~from_dlq, event_time_source(F.col(EVENT_COLUMN))))
     )
-    contract_rule = F.coalesce(
-        F.col(RULE_COLUMN), F.when(F.col("event_time").isNull(), F.lit(RULE_NO_EVENT_TIME))
-    )
+    contract_rule = F.coalesce(F.col(RULE_COLUMN), time_rule(bounds, F.col("event_time"), F.col("timestamp")))
     rule = F.when(
         from_dlq, F.coalesce(F.col("_envelope").getField("reason"), F.lit(RULE_BAD_ENVELOPE))
     ).otherwise(contract_rule)
@@ -187,6 +238,7 @@ def valid_events(classified: DataFrame) -> DataFrame:
         e.getField("log_action").alias("log_action"),
         e.getField("server_name").alias("server_name"),
         F.col("event_time"),
+        F.col("event_time_source"),
         F.to_date("event_time").alias("event_date"),
         F.hour("event_time").alias("event_hour"),
         F.col("ingest_time"),
@@ -244,3 +296,60 @@ def first_per_key(df: DataFrame, key: str) -> DataFrame:
     """One row per ``key``: the one with the lowest (topic, partition, offset)."""
     order = Window.partitionBy(key).orderBy("kafka_topic", "kafka_partition", "kafka_offset")
     return df.withColumn("_rn", F.row_number().over(order)).where(F.col("_rn") == 1).drop("_rn")
+
+
+def divergent_duplicates(batch_events: DataFrame, landed: DataFrame) -> DataFrame:
+    """Dead-letter rows (``bronze.dead_letters`` columns) for divergent duplicates.
+
+    ``batch_events``: every valid event row of a micro-batch (:func:`valid_events`, before
+    :func:`first_per_key`); ``landed``: the ``bronze.raw_events`` rows of the same event ids
+    *after* the batch's insert-only MERGE, so it holds each id's winner (the copy that
+    landed first; within a batch the lowest Kafka offset). A batch row whose payload
+    differs from its winner's is a divergent duplicate: kept with its own raw payload,
+    rule :data:`wikistream.events.RULE_DIVERGENT_DUPLICATE`, and the winner named in
+    ``error_detail``. A row with the winner's payload is the winner itself or an exact
+    replay: nothing. A re-run of the batch finds the same rows (same winners, same ids).
+    """
+    winner = landed.select(
+        F.col("event_id").alias("_w_id"),
+        F.col("raw_payload").alias("_w_payload"),
+        F.concat_ws(
+            "/",
+            "kafka_topic",
+            F.col("kafka_partition").cast("string"),
+            F.col("kafka_offset").cast("string"),
+            F.unix_millis("kafka_timestamp").cast("string"),
+        ).alias("_w_record"),
+    )
+    joined = batch_events.join(winner, F.col("event_id") == F.col("_w_id")).where(
+        F.col("raw_payload") != F.col("_w_payload")
+    )
+    detail = F.to_json(
+        F.struct(
+            F.col("_w_record").alias("winner"),
+            F.sha2(F.col("_w_payload"), 256).alias("winner_sha256"),
+            F.sha2(F.col("raw_payload"), 256).alias("raw_sha256"),
+        )
+    )
+    out = joined.select(
+        F.concat_ws(
+            "/",
+            "kafka_topic",
+            F.col("kafka_partition").cast("string"),
+            F.col("kafka_offset").cast("string"),
+            F.unix_millis("kafka_timestamp").cast("string"),
+        ).alias("dead_letter_id"),
+        F.lit(RULE_DIVERGENT_DUPLICATE).alias("failed_rule"),
+        detail.alias("error_detail"),
+        F.lit(SOURCE_DEDUP).alias("source"),
+        F.col("raw_payload"),
+        F.col("event_id"),
+        F.col("ingest_time"),
+        F.to_date("ingest_time").alias("ingest_date"),
+        "kafka_topic",
+        "kafka_partition",
+        "kafka_offset",
+        "kafka_timestamp",
+    )
+    assert tuple(out.columns) == DEAD_LETTERS.column_names
+    return out

@@ -8,15 +8,22 @@ re-run inserts nothing that the first run committed, whichever point it crashed 
 (before the events MERGE, between the two MERGEs, or after both but before the
 checkpoint commit). Duplicates that arrive as *different* Kafka records (producer
 retries, the local bridge re-landing records after its own crash) are removed the
-same way.
+same way when their payload is identical (exact replays: silent, counted as
+``duplicates_dropped``). A duplicate with a *different* payload loses to the copy that
+landed first (within a batch: the lowest offset) and becomes a dead letter
+``duplicate:divergent`` with its own payload and the winner's Kafka coordinates; it is
+found after the events MERGE by joining the batch with the winners (pruned like the
+MERGE, and only when the batch inserted fewer events than it offered), so a re-run
+finds the same losers and the dead-letter MERGE inserts each once.
 
 Partition pruning: ``event_date``/``event_hour`` are a function of the event itself
 (``meta.dt``), so an earlier copy of an event can only live in the partition the batch
 computes for it. The MERGE's ``ON`` clause therefore carries literal partition
 predicates for exactly the batch's (date, hour) pairs, and Iceberg scans only those
-partitions. There is no lateness bound in bronze: an event days late lands in its own
-(old) partition and the MERGE scans only that one; ``pipeline.late_event_bound_hours``
-is silver's concern. Dead letters are partitioned by ``ingest_date``, which is not a
+partitions. An event up to ``pipeline.late_event_bound_hours`` late lands in its own
+(old) partition and the MERGE scans only that one; a later one, or one from beyond the
+clock-skew allowance, is a dead letter (``late:event_time`` / ``future:event_time``,
+judged against the record's Kafka timestamp, so a re-run judges the same). Dead letters are partitioned by ``ingest_date``, which is not a
 function of the record; but a record is always ingested after Kafka stored it, so an
 earlier copy has ``ingest_date >= date(kafka timestamp) - 1 day`` (one day of clock-skew
 margin) and the MERGE prunes to that range.
@@ -49,12 +56,15 @@ from spark_jobs.bronze.transforms import (
     KIND_EVENT,
     classify_suspects,
     dead_letter_rows,
+    divergent_duplicates,
     fast_events,
     first_per_key,
     prepare_batch,
     valid_events,
 )
 from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+from wikistream.config import load_config
+from wikistream.events import TimeBounds
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -64,6 +74,7 @@ if TYPE_CHECKING:  # pragma: no cover
 T = TypeVar("T")
 
 EVENTS_VIEW = "bronze_batch_events"
+ALL_EVENTS_VIEW = "bronze_batch_all_events"
 DEAD_LETTERS_VIEW = "bronze_batch_dead_letters"
 RETRYABLE = ("CommitFailedException", "ValidationException", "CommitStateUnknownException")
 #: Session settings for the per-batch cache. Its columns (1 KB payloads, the parsed event)
@@ -178,8 +189,11 @@ class BronzeBatchWriter:
         crash_hook: Optional[Tuple[int, str]] = None,
         events_table: str = RAW_EVENTS.fqn(),
         dead_letters_table: str = DEAD_LETTERS.fqn(),
+        time_bounds: Optional[TimeBounds] = None,
     ) -> None:
         self.dlq_topic = dlq_topic
+        # Default: the environment's configured bounds (the same the producer applies).
+        self.time_bounds = time_bounds or TimeBounds.of(load_config(env).pipeline)
         self.max_event_bytes = max_event_bytes
         self.env = env
         self.sink = sink
@@ -207,13 +221,14 @@ class BronzeBatchWriter:
         # Parse once, into the cache: the measurement and both MERGEs read it. Only
         # the few suspects (rows off the contract's fast path) get the full rules, also
         # cached, so the MERGE plans below start from two cached leaves, not the rule code.
-        prepared = prepare_batch(batch_df, self.dlq_topic, self.max_event_bytes).persist(
+        prepared = prepare_batch(batch_df, self.dlq_topic, self.max_event_bytes, self.time_bounds).persist(
             StorageLevel.MEMORY_AND_DISK
         )
-        suspects = classify_suspects(prepared, self.dlq_topic, self.max_event_bytes).persist(
-            StorageLevel.MEMORY_AND_DISK
-        )
+        suspects = classify_suspects(
+            prepared, self.dlq_topic, self.max_event_bytes, self.time_bounds
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         classified = fast_events(prepared).unionByName(suspects)
+        divergent: Optional[DataFrame] = None
         try:
             stats = self._measure(classified, batch_id)
             stats.phase_s[PHASE_CLASSIFY] = round(time.monotonic() - started, 3)
@@ -228,9 +243,16 @@ class BronzeBatchWriter:
                     PHASE_MERGE_EVENTS,
                 )
             self._maybe_crash(batch_id, "after_events")
-            if stats.dead_lettered:
+            dead = dead_letter_rows(classified)
+            if stats.events_in > stats.written:
+                # Some event ids were already there: tell exact replays from divergent ones.
+                divergent = self._divergent(classified, stats).persist(StorageLevel.MEMORY_AND_DISK)
+                stats.divergent_duplicates = divergent.count()
+                if stats.divergent_duplicates:
+                    dead = dead.unionByName(divergent)
+            if stats.dead_lettered or stats.divergent_duplicates:
                 stats.dead_letters_written = self._insert_new(
-                    first_per_key(dead_letter_rows(classified), "dead_letter_id"),
+                    first_per_key(dead, "dead_letter_id"),
                     DEAD_LETTERS_VIEW,
                     merge_dead_letters_sql(DEAD_LETTERS_VIEW, stats.min_kafka_date, self.dead_letters_table),
                     self.dead_letters_table,
@@ -239,6 +261,8 @@ class BronzeBatchWriter:
                 )
             self._maybe_crash(batch_id, "after_dead_letters")
         finally:
+            if divergent is not None:
+                divergent.unpersist()
             suspects.unpersist()
             prepared.unpersist()
         stats.duration_s = round(time.monotonic() - started, 3)
@@ -249,6 +273,20 @@ class BronzeBatchWriter:
             for datum in to_data(stats, self.env):
                 self.sink.emit(datum)
             self.sink.flush()
+
+    def _divergent(self, classified: DataFrame, stats: BatchStats) -> DataFrame:
+        """The batch's divergent duplicates (:func:`.transforms.divergent_duplicates`).
+
+        Reads ``raw_events`` pruned to the batch's partitions, like the MERGE did: an
+        earlier copy of an event can only live in the partition of its own event time.
+        """
+        spark = classified.sparkSession
+        valid_events(classified).createOrReplaceTempView(ALL_EVENTS_VIEW)
+        landed = spark.sql(
+            f"SELECT t.* FROM {self.events_table} t LEFT SEMI JOIN {ALL_EVENTS_VIEW} s "
+            f"ON t.event_id = s.event_id WHERE {partition_predicate(stats.partitions)}"
+        )
+        return divergent_duplicates(spark.table(ALL_EVENTS_VIEW), landed)
 
     def _measure(self, classified: DataFrame, batch_id: int) -> BatchStats:
         row = classified.agg(*batch_stats_columns(KIND_EVENT, KIND_DEAD_LETTER)).collect()[0]

@@ -14,7 +14,12 @@ Metric conventions (so one pure evaluator serves every check type):
   the metric is the **number of violating rows** in the window; bound ``max_value=0``.
 * ``uniqueness``: rows minus distinct keys (exact); ``max_value=0``.
 * ``row_count``: rows in the window; ``min_value``.
-* ``freshness``: minutes between ``now`` and the newest event time; ``max_value``.
+* ``freshness``: minutes between ``now`` and the window's newest event time, where
+  "newest" is the :data:`FRESHNESS_QUANTILE` quantile of ``least(event_time,
+  ingest_time)``: no event can look newer than its arrival, and no single row (a stray
+  future-dated event within the skew allowance) can make a stale window look fresh.
+* ``share``: percent of the window's rows matching ``params["condition"]``; ``max_value``
+  (an empty window has no share: passes, noted).
 * ``reconciliation``: absolute difference between two layers' counts; ``max_value=0``.
 * ``volume``: number of (domain, hour) keys whose robust z-score is out of bounds.
 * ``upstream``: number of upstream gates of the same run that did not pass.
@@ -29,6 +34,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from wikistream.catalogue import (
     DAILY_SUMMARY,
+    DEAD_LETTERS,
     HOURLY_STATS,
     RAW_EVENTS,
     RISK_SCORES,
@@ -36,11 +42,16 @@ from wikistream.catalogue import (
     TableSpec,
 )
 from wikistream.config import EDITOR_CLASSES, EVENT_TYPES, REGIONS, RISK_LEVELS, DqConfig
+from wikistream.events import EVENT_TIME_FROM_TIMESTAMP, RULE_DIVERGENT_DUPLICATE
 
 ERROR = "ERROR"
 WARNING = "WARNING"
 LEVELS = (ERROR, WARNING)
 LAYERS = ("bronze", "silver", "gold")
+#: The divergent-duplicates check; its stored snapshot_id is where the next gate resumes.
+DIVERGENT_DUPLICATES_CHECK = "dead_letters.divergent_duplicates"
+#: Freshness reads this quantile of event time, not the maximum (see ``freshness`` above).
+FRESHNESS_QUANTILE = 0.99
 
 #: Types whose metric is a count of violating rows in one table (one aggregation pass).
 ROW_TYPES = ("completeness", "allowed_values", "range", "consistency")
@@ -49,6 +60,7 @@ CHECK_TYPES = (
     "uniqueness",
     "row_count",
     "freshness",
+    "share",
     "reconciliation",
     "volume",
     "upstream",
@@ -57,6 +69,7 @@ CHECK_TYPES = (
 #: Columns that identify a row in failing-key samples, per table.
 SAMPLE_KEYS: Mapping[str, Tuple[str, ...]] = {
     RAW_EVENTS.identifier: ("event_id",),
+    DEAD_LETTERS.identifier: ("event_id", "dead_letter_id"),
     SILVER_EVENTS.identifier: ("event_id",),
     HOURLY_STATS.identifier: ("event_date", "event_hour", "domain"),
     RISK_SCORES.identifier: ("event_date", "user_name"),
@@ -210,19 +223,52 @@ def _row_count(layer: str, table: TableSpec) -> Check:
 
 
 def _freshness(layer: str, table: TableSpec, dq: DqConfig) -> Check:
+    arrival = "ingest_time" if "ingest_time" in table.column_names else "bronze_ingest_time"
     return Check(
         f"{table.name}.freshness",
         layer,
         "freshness",
         table.identifier,
-        ("event_time",),
+        ("event_time", arrival),
         dq.freshness_level,
         max_value=dq.freshness_max_minutes,
     )
 
 
+def _time_and_identity(dq: DqConfig) -> Tuple[Check, ...]:
+    """Bronze WARNINGs about event time and identity (issue 20)."""
+    return (
+        # meta.dt unreadable -> event time from ``timestamp``: fine once, a problem in bulk.
+        Check(
+            "raw_events.event_time_fallback_share",
+            "bronze",
+            "share",
+            RAW_EVENTS.identifier,
+            ("event_time_source",),
+            WARNING,
+            max_value=dq.event_time_fallback_max_percent,
+            params={"condition": f"event_time_source = '{EVENT_TIME_FROM_TIMESTAMP}'"},
+            on_no_data="pass",
+        ),
+        # Same event id, other payload: the later copy was dead-lettered; someone should look.
+        Check(
+            DIVERGENT_DUPLICATES_CHECK,
+            "bronze",
+            "consistency",
+            DEAD_LETTERS.identifier,
+            ("failed_rule",),
+            WARNING,
+            max_value=0,
+            params={"condition": f"failed_rule <> '{RULE_DIVERGENT_DUPLICATE}'"},
+            # No dead letter yet (an empty table): nothing to judge, not a failure.
+            on_no_data="pass",
+        ),
+    )
+
+
 def bronze_suite(dq: DqConfig) -> Tuple[Check, ...]:
-    """Checks on the bronze rows the cycle is about to promote to silver."""
+    """Checks on the bronze rows the cycle is about to promote to silver (and the dead
+    letters bronze committed over the same span)."""
     t = RAW_EVENTS
     return (
         _row_count("bronze", t),
@@ -243,6 +289,7 @@ def bronze_suite(dq: DqConfig) -> Tuple[Check, ...]:
             params={"condition": "event_date = to_date(event_time) AND event_hour = hour(event_time)"},
         ),
         _freshness("bronze", t, dq),
+        *_time_and_identity(dq),
     )
 
 

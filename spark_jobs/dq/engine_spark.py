@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from spark_jobs.dq.checks import ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
+from spark_jobs.dq.checks import FRESHNESS_QUANTILE, ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
 from spark_jobs.dq.evaluate import Metric
 from spark_jobs.dq.stats import FileStats, proves_complete, total_records
 from spark_jobs.dq.window import Window, hours_predicate
@@ -55,7 +55,11 @@ def table_aggregations(checks: Sequence[Check]) -> List[Tuple[str, Column]]:
             exprs.append((_alias(i) + "_n", F.sum(F.when(all_present, 1).otherwise(0))))
             exprs.append((_alias(i) + "_d", F.countDistinct(*cols)))
         elif check.type == "freshness":
-            exprs.append((_alias(i), F.max(F.col(check.columns[0]))))
+            # No event counts as newer than its arrival; a high quantile, not the max.
+            seen = F.least(*(F.col(c) for c in check.columns))
+            exprs.append((_alias(i), F.percentile_approx(seen, FRESHNESS_QUANTILE, 10_000)))
+        elif check.type == "share":
+            exprs.append((_alias(i), F.sum(F.when(F.expr(check.params["condition"]), 1).otherwise(0))))
     return exprs
 
 
@@ -69,10 +73,38 @@ def freshness_minutes(now: datetime, newest: Optional[datetime]) -> Optional[flo
     return round((now - newest).total_seconds() / 60.0, 3)
 
 
-def _sample_rows(df: DataFrame, table: str, predicate: str, n: int) -> Tuple[str, ...]:
+def sample_violations(df: DataFrame, table: str, check: Check, n: int) -> Tuple[str, ...]:
+    """Keys of up to ``n`` rows violating the row-level ``check`` (both engines, failures only)."""
     keys = list(SAMPLE_KEYS.get(table, ()))
-    rows = df.where(predicate).select(*keys).limit(n).collect()
+    rows = df.where(violation_sql(check)).select(*keys).limit(n).collect()
     return tuple("/".join("null" if v is None else str(v) for v in r) for r in rows)
+
+
+def sample_duplicates(df: DataFrame, check: Check, n: int) -> Tuple[str, ...]:
+    """Up to ``n`` duplicated keys of a uniqueness ``check`` with their multiplicity."""
+    from pyspark.sql import functions as F
+
+    found = df.groupBy(*check.columns).count().where(F.col("count") > 1).limit(n).collect()
+    return tuple("/".join(str(v) for v in r[:-1]) + f" x{r[-1]}" for r in found)
+
+
+def history_clashes(
+    df: DataFrame, table: str, check: Check, window: Window, n: int
+) -> Tuple[int, Tuple[str, ...]]:
+    """(count, sample) of window keys already committed before the window (bronze re-appends).
+
+    A join against the table's earlier snapshot: no single-frame analyzer sees it, so
+    both engines measure it here.
+    """
+    earlier = window.history.get(table)
+    if earlier is None:
+        return 0, ()
+    keys = list(check.columns)
+    seen = df.select(*keys).distinct().join(earlier.select(*keys), keys, "left_semi")
+    clashes = seen.limit(n).collect()
+    if not clashes:
+        return 0, ()
+    return seen.count(), tuple("/".join(str(v) for v in r) + " (already in table)" for r in clashes)
 
 
 def _proven_complete(checks: Sequence[Check], stats: Optional[Sequence[FileStats]]) -> List[Check]:
@@ -121,7 +153,6 @@ def _scanned_metrics(
     sample_n: int,
 ) -> Dict[str, Metric]:
     """Metrics of ``checks`` from their aggregation ``row`` (aliases from :func:`table_aggregations`)."""
-    from pyspark.sql import functions as F
 
     snap = window.snapshots.get(table)
     out: Dict[str, Metric] = {}
@@ -129,25 +160,19 @@ def _scanned_metrics(
         a = _alias(i)
         if check.type in ROW_TYPES:
             value = int(row[a] or 0)
-            sample = _sample_rows(df, table, violation_sql(check), sample_n) if value else ()
+            sample = sample_violations(df, table, check, sample_n) if value else ()
             out[check.name] = Metric(float(value), rows, sample, snapshot_id=snap)
         elif check.type == "uniqueness":
             dupes = int(row[a + "_n"] or 0) - int(row[a + "_d"] or 0)
-            sample: Tuple[str, ...] = ()
-            if dupes:
-                found = df.groupBy(*check.columns).count().where(F.col("count") > 1).limit(sample_n).collect()
-                sample = tuple("/".join(str(v) for v in r[:-1]) + f" x{r[-1]}" for r in found)
-            earlier = window.history.get(table)
-            if earlier is not None:
-                keys = list(check.columns)
-                seen = df.select(*keys).distinct().join(earlier.select(*keys), keys, "left_semi")
-                clashes = seen.limit(sample_n).collect()
-                if clashes:
-                    dupes += seen.count()
-                    sample += tuple("/".join(str(v) for v in r) + " (already in table)" for r in clashes)
-            out[check.name] = Metric(float(dupes), rows, sample, snapshot_id=snap)
+            sample = sample_duplicates(df, check, sample_n) if dupes else ()
+            clashes, clash_sample = history_clashes(df, table, check, window, sample_n)
+            out[check.name] = Metric(float(dupes + clashes), rows, sample + clash_sample, snapshot_id=snap)
         elif check.type == "row_count":
             out[check.name] = Metric(float(rows), rows, snapshot_id=snap)
+        elif check.type == "share":
+            matching = int(row[a] or 0)
+            share = round(100.0 * matching / rows, 3) if rows else None
+            out[check.name] = Metric(share, rows, note="" if rows else "no rows in window", snapshot_id=snap)
         elif check.type == "freshness":
             minutes = freshness_minutes(window.now, row[a])
             note = "" if minutes is not None else "no rows in window"
@@ -312,6 +337,23 @@ def _upstream(check: Check, window: Window) -> Metric:
     return Metric(float(len(bad)), len(check.params["gates"]), tuple(bad), snapshot_id=None)
 
 
+#: Check types measured by one query over one table's frame (the rest are cross-layer).
+TABLE_TYPES = (*ROW_TYPES, "uniqueness", "row_count", "freshness", "share")
+#: Cross-layer check types: both engines measure them with :func:`measure_cross_layer`.
+CROSS_LAYER_TYPES = ("reconciliation", "volume", "upstream")
+
+
+def measure_cross_layer(spark: SparkSession, check: Check, window: Window, sample_n: int) -> Metric:
+    """The metric of a reconciliation, volume or upstream check (shared by both engines)."""
+    if check.type == "reconciliation":
+        return _reconciliation(check, window, sample_n)
+    if check.type == "volume":
+        return _volume(spark, check, window, sample_n)
+    if check.type == "upstream":
+        return _upstream(check, window)
+    raise ValueError(f"check {check.name}: {check.type} is not a cross-layer check")
+
+
 def compute_metrics(
     spark: SparkSession, suite: Sequence[Check], window: Window, sample_n: int = 5
 ) -> Dict[str, Metric]:
@@ -319,17 +361,30 @@ def compute_metrics(
     by_table: Dict[str, List[Check]] = defaultdict(list)
     metrics: Dict[str, Metric] = {}
     for check in suite:
-        if check.type in (*ROW_TYPES, "uniqueness", "row_count", "freshness"):
+        if check.type in TABLE_TYPES:
             by_table[check.table].append(check)
     for table, checks in by_table.items():
         df = window.frames.get(table)
         if df is not None:  # no frame -> no metrics -> the checks fail closed
             metrics.update(_table_metrics(df, table, checks, window, sample_n))
     for check in suite:
-        if check.type == "reconciliation":
-            metrics[check.name] = _reconciliation(check, window, sample_n)
-        elif check.type == "volume":
-            metrics[check.name] = _volume(spark, check, window, sample_n)
-        elif check.type == "upstream":
-            metrics[check.name] = _upstream(check, window)
+        if check.type in CROSS_LAYER_TYPES:
+            metrics[check.name] = measure_cross_layer(spark, check, window, sample_n)
     return metrics
+
+
+class SparkEngine:
+    """:class:`spark_jobs.dq.engine.DqEngine` over plain Spark SQL aggregations."""
+
+    name = "spark"
+
+    def ensure_available(self, spark: SparkSession) -> None:
+        """Nothing beyond Spark itself is needed."""
+
+    def compute_metrics(
+        self, spark: SparkSession, suite: Sequence[Check], window: Window, sample_n: int
+    ) -> Dict[str, Metric]:
+        return compute_metrics(spark, suite, window, sample_n)
+
+    def release(self, spark: SparkSession) -> None:
+        """Holds nothing."""

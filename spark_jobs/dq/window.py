@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from spark_jobs import ledger
 from spark_jobs.dq.stats import FileStats, window_file_stats
-from wikistream.catalogue import DAILY_SUMMARY, HOURLY_STATS, RAW_EVENTS, RISK_SCORES, SILVER_EVENTS
+from wikistream.catalogue import (
+    DAILY_SUMMARY,
+    DEAD_LETTERS,
+    DQ_RESULTS,
+    HOURLY_STATS,
+    RAW_EVENTS,
+    RISK_SCORES,
+    SILVER_EVENTS,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -135,7 +143,32 @@ def bronze_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> 
             w.history[RAW_EVENTS.identifier] = (
                 _at_snapshot(spark, fqn, after).where(dates_predicate(hours)).where(hours_predicate(hours))
             )
+    dead_frame, dead_snapshot = _new_dead_letters(spark)
+    w.frames[DEAD_LETTERS.identifier] = dead_frame
+    w.snapshots[DEAD_LETTERS.identifier] = dead_snapshot
     return w
+
+
+def _new_dead_letters(spark: SparkSession) -> Tuple[DataFrame, Optional[int]]:
+    """Dead letters committed since the last bronze gate judged them, and the snapshot now.
+
+    The previous gate stored the dead-letters snapshot it judged as the ``snapshot_id`` of
+    its :data:`spark_jobs.dq.checks.DIVERGENT_DUPLICATES_CHECK` result, so consecutive
+    gates tile the table's history: each dead letter is judged once, including those a
+    micro-batch commits just after its events (read incrementally, like the events).
+    """
+    from spark_jobs.dq.checks import DIVERGENT_DUPLICATES_CHECK
+
+    dead = DEAD_LETTERS.fqn()
+    end = ledger.current_snapshot_id(spark, dead)
+    if end is None:
+        return _empty(spark, dead), None
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {DQ_RESULTS.fqn()} WHERE check_name = '{DIVERGENT_DUPLICATES_CHECK}' "
+        "AND snapshot_id IS NOT NULL ORDER BY evaluated_at DESC LIMIT 1"
+    ).collect()
+    start = int(rows[0][0]) if rows else None
+    return ledger.read_appended(spark, dead, start, end), end
 
 
 def _silver_run(spark: SparkSession, run_id: str, w: Window) -> Optional[Dict[str, Any]]:

@@ -18,7 +18,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from wikistream.catalogue import SILVER_EVENTS
-from wikistream.config import DOMAINS, EDITOR_CLASSES, EVENT_TYPES, UNKNOWN_REGION
+from wikistream.config import DOMAINS, EDITOR_CLASSES, EVENT_TYPES, UNKNOWN_REGION, WIKIS
 
 #: ``length_delta`` thresholds (bytes) for the two "large change" flags.
 LARGE_DELETION_BYTES = -5000
@@ -126,6 +126,18 @@ def language_from_host(domain: Column) -> Column:
     ).otherwise("unknown")
 
 
+def with_wiki_domain(df: DataFrame) -> DataFrame:
+    """``domain`` = the canonical domain of the event's wiki (``wiki`` database name), as
+    the producer's allow-list identifies it (:func:`wikistream.config.wiki_domain`); the
+    ``meta.domain`` bronze kept when the wiki is not in the map or the event has none.
+
+    So an account creation of enwiki that came in on ``auth.wikimedia.org`` counts for
+    ``en.wikipedia.org`` in silver and gold, like every other enwiki event.
+    """
+    wikis = F.create_map(*[x for wiki, domain in sorted(WIKIS.items()) for x in (F.lit(wiki), F.lit(domain))])
+    return df.withColumn("domain", F.coalesce(wikis[F.col("wiki")], F.col("domain")))
+
+
 def with_region_language(df: DataFrame) -> DataFrame:
     """``region`` and ``language`` from the config domain map; unknown domains -> ``other``
     and the language parsed from the host (``unknown`` when it does not look like one)."""
@@ -210,6 +222,7 @@ def to_silver(bronze: DataFrame, processed_at: datetime) -> DataFrame:
         bronze.transform(dedupe_earliest)
         .transform(with_normalised_user)
         .transform(with_editor_class)
+        .transform(with_wiki_domain)
         .transform(with_region_language)
         .transform(with_length_delta)
         .transform(with_is_valid)

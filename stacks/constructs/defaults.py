@@ -7,6 +7,7 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.checkov import skip
 from wikistream.config import PlatformConfig
 
 
@@ -22,12 +23,22 @@ def log_retention(config: PlatformConfig) -> logs.RetentionDays:
 
 def log_group(scope: Construct, construct_id: str, *, config: PlatformConfig) -> logs.LogGroup:
     """A log group with the environment's retention and removal policy."""
-    return logs.LogGroup(
+    group = logs.LogGroup(
         scope,
         construct_id,
         retention=log_retention(config),
         removal_policy=removal_policy(config),
     )
+    skip(
+        group,
+        (
+            "CKV_AWS_158",
+            "CloudWatch Logs encrypts log data at rest with service keys; a CMK per group would "
+            "add key-policy grants for the logs service and cost, while IAM (scoped per group) "
+            "still decides who reads them. The logs hold no secrets or user data.",
+        ),
+    )
+    return group
 
 
 def secure_bucket(

@@ -4,6 +4,8 @@ declaration in :mod:`spark_jobs.launch`."""
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from typing import Any, Dict, List, Tuple
 
 from aws_cdk import ArnFormat, Aws, Stack
@@ -30,18 +32,19 @@ from stacks.constructs.lakehouse import (
     Lakehouse,
 )
 from stacks.constructs.streaming import Streaming
-from wikistream.config import METRICS_NAMESPACE, PlatformConfig
+from wikistream.config import METRICS_NAMESPACE, EmrConfig, PlatformConfig
 
-#: Resources of every job run (small workers, 1 vCPU / 2g + overhead -> 3 GB workers): the
-#: data volume of one cycle is small and the always-on bronze stream dominates cost
-#: (docs/DEPLOY.md).
-EMR_RESOURCE_PROPERTIES: Dict[str, str] = {
-    "spark.driver.cores": "1",
-    "spark.driver.memory": "2g",
-    "spark.executor.cores": "1",
-    "spark.executor.memory": "2g",
-    "spark.dynamicAllocation.maxExecutors": "4",
-}
+
+def emr_resource_properties(emr: EmrConfig) -> Dict[str, str]:
+    """Driver/executor sizes of every job run, from the same ``emr`` fields that size the
+    pre-initialized workers (:func:`worker_size`), so pre-initialized capacity is used."""
+    return {
+        "spark.driver.cores": str(emr.driver_cores),
+        "spark.driver.memory": f"{emr.driver_memory_gb}g",
+        "spark.executor.cores": str(emr.executor_cores),
+        "spark.executor.memory": f"{emr.executor_memory_gb}g",
+        "spark.dynamicAllocation.maxExecutors": str(emr.max_executors),
+    }
 
 
 class EmrServerless(Construct):
@@ -78,7 +81,12 @@ class EmrServerless(Construct):
     ) -> emrs.CfnApplication:
         emr = self._config.emr
         initial: List[emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty] = []
-        for key, count in (("Driver", emr.prewarm_drivers), ("Executor", emr.prewarm_executors)):
+        # Pre-initialized workers are only used by jobs whose driver/executor fit them
+        # exactly, so they are sized from the same fields as the job runs' Spark confs.
+        for key, count, size in (
+            ("Driver", emr.prewarm_drivers, worker_size(emr.driver_cores, emr.driver_memory_gb)),
+            ("Executor", emr.prewarm_executors, worker_size(emr.executor_cores, emr.executor_memory_gb)),
+        ):
             if count > 0:
                 initial.append(
                     emrs.CfnApplication.InitialCapacityConfigKeyValuePairProperty(
@@ -86,7 +94,7 @@ class EmrServerless(Construct):
                         value=emrs.CfnApplication.InitialCapacityConfigProperty(
                             worker_count=count,
                             worker_configuration=emrs.CfnApplication.WorkerConfigurationProperty(
-                                cpu="2 vCPU", memory="8 GB", disk="20 GB"
+                                cpu=size.cpu, memory=size.memory, disk=size.disk
                             ),
                         ),
                     )
@@ -130,7 +138,7 @@ class EmrServerless(Construct):
         self._grant_artifacts(role, lakehouse)
         streaming.grant_connect(role)
         streaming.grant_topics(
-            role, [streaming.topic], "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"
+            role, streaming.bronze_topics, "kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"
         )
         role.add_to_principal_policy(
             iam.PolicyStatement(
@@ -169,7 +177,7 @@ class EmrServerless(Construct):
         jars = [EMR_ICEBERG_JAR, *(uri for b in bundles for uri in lakehouse.jar_uris[b])]
         properties = {
             **launch_properties(S3TablesCatalog(lakehouse.table_bucket_arn, Aws.REGION)),
-            **EMR_RESOURCE_PROPERTIES,
+            **emr_resource_properties(self._config.emr),
         }
         return submit_parameters(properties, jars, py_files=[lakehouse.py_files_uri])
 
@@ -212,6 +220,39 @@ def bronze_arguments(bootstrap_brokers: str, artifacts_bucket: str) -> Tuple[str
         "--bootstrap", bootstrap_brokers,
         "--checkpoint", f"s3://{artifacts_bucket}/{BRONZE_CHECKPOINT}",
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class WorkerSize:
+    """An EMR Serverless worker configuration as CloudFormation spells it."""
+
+    cpu: str
+    memory: str
+    disk: str = "20 GB"
+
+
+#: Spark's default memory overhead per driver/executor container, which EMR Serverless
+#: adds on top of ``spark.*.memory`` when it picks the worker: 10%, at least 384 MB.
+MEMORY_OVERHEAD_FRACTION = 0.10
+MEMORY_OVERHEAD_MIN_GB = 384 / 1024
+#: Per vCPU count: (minimum GB, maximum GB, increment GB) of worker memory.
+_WORKER_MEMORY = {1: (2, 8, 1), 2: (4, 16, 1), 4: (8, 30, 1), 8: (16, 60, 4), 16: (32, 120, 8)}
+
+
+def worker_size(cores: int, memory_gb: int) -> WorkerSize:
+    """The smallest EMR Serverless worker that holds a Spark driver or executor with
+    ``cores`` and ``spark.*.memory=<memory_gb>g`` plus its memory overhead (pure).
+
+    E.g. 1 core / 2g -> 2 + 0.375 GB -> a 1 vCPU / 3 GB worker.
+    """
+    if cores not in _WORKER_MEMORY:
+        raise ValueError(f"EMR Serverless workers have {sorted(_WORKER_MEMORY)} vCPUs, not {cores}")
+    low, high, step = _WORKER_MEMORY[cores]
+    needed = memory_gb + max(memory_gb * MEMORY_OVERHEAD_FRACTION, MEMORY_OVERHEAD_MIN_GB)
+    size = max(low, step * math.ceil(needed / step))
+    if size > high:
+        raise ValueError(f"{memory_gb}g + overhead does not fit a {cores} vCPU worker (max {high} GB)")
+    return WorkerSize(cpu=f"{cores} vCPU", memory=f"{size} GB")
 
 
 def monitoring_overrides(artifacts_bucket: str, log_group: logs.ILogGroup) -> Dict[str, Any]:

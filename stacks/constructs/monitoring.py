@@ -150,6 +150,20 @@ class Monitoring(Construct):
                 [self._metric(m.PRODUCER_DEAD_LETTERED), self._metric(m.PRODUCER_DELIVERY_FAILURES)],
             ),
             self._graph("Producer lag (s)", [self._metric(m.PRODUCER_LAG_SECONDS, "Average")]),
+            self._graph(
+                "Producer filtered by reason",
+                [
+                    cw.Metric(
+                        namespace=METRICS_NAMESPACE,
+                        metric_name=m.PRODUCER_FILTERED_BY_REASON,
+                        dimensions_map={m.DIM_ENV: self._config.env, m.DIM_REASON: reason},
+                        statistic="Sum",
+                        period=five,
+                        label=reason,
+                    )
+                    for reason in m.FILTER_REASONS
+                ],
+            ),
         )
         dashboard.add_widgets(
             self._graph(

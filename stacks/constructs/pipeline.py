@@ -52,6 +52,10 @@ TRANSIENT_EMR_ERRORS: Tuple[str, ...] = (
 )
 
 
+#: The next execution's cycle number (``$.loop`` is set by FirstCycle or the previous cycle).
+NEXT_CYCLE = "States.MathAdd($.loop.cycle, 1)"
+
+
 def result_path_for(state: str) -> str:
     """Where a Task state puts its result: under ``$.results``, never over the input.
 
@@ -192,6 +196,15 @@ class Pipeline(Construct):
             ),
         )
         choice = sfn.Choice(self, "IsAnotherLoopRunning")
+        # The loop's identity for readable execution names: the first execution's name and
+        # the cycle number. An external start (watchdog, operator) carries none, so it is
+        # cycle 1 of a loop named after itself; NextCycle hands both on, numbered.
+        first_cycle = sfn.Pass(
+            self,
+            "FirstCycle",
+            parameters={"name.$": "$$.Execution.Name", "cycle": 1},
+            result_path="$.loop",
+        )
         jobs = [self._job_state(step, alert) for step in self.steps]
         record = self._task(
             "RecordSuccess",
@@ -210,11 +223,13 @@ class Pipeline(Construct):
                 "Resource": f"arn:{Aws.PARTITION}:states:::states:startExecution",
                 "Parameters": {
                     "StateMachineArn.$": "$$.StateMachine.Id",
-                    # Deterministic name: a retried StartExecution is idempotent.
-                    "Name.$": "States.Hash($$.Execution.Id, 'SHA-1')",
+                    # "<loop>-cycle-<n>": readable, unique within the loop and deterministic,
+                    # so a retried StartExecution (same name, same input) is idempotent.
+                    "Name.$": f"States.Format('{{}}-cycle-{{}}', $.loop.name, {NEXT_CYCLE})",
                     "Input": {
                         "wait_seconds.$": "$.wait_seconds",
                         "previous_execution.$": "$$.Execution.Id",
+                        "loop": {"name.$": "$.loop.name", "cycle.$": NEXT_CYCLE},
                     },
                 },
                 "ResultPath": result_path_for("NextCycle"),
@@ -233,7 +248,10 @@ class Pipeline(Construct):
         record.next(wait)
         wait.next(next_cycle)
         next_cycle.next(sfn.Succeed(self, "CycleComplete"))
-        choice.when(another, sfn.Succeed(self, "AnotherLoopRunning")).otherwise(jobs[0])
+        first_cycle.next(jobs[0])
+        choice.when(another, sfn.Succeed(self, "AnotherLoopRunning")).when(
+            sfn.Condition.is_not_present("$.loop"), first_cycle
+        ).otherwise(jobs[0])
         guard.next(choice)
         return guard
 

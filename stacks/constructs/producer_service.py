@@ -6,6 +6,7 @@ from pathlib import Path
 
 from aws_cdk import Aws, Duration
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_ecs as ecs
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
@@ -89,7 +90,12 @@ class ProducerService(Construct):
         task.add_container(
             "producer",
             image=ecs.ContainerImage.from_asset(
-                str(REPO_ROOT), file="producer/Dockerfile", exclude=_IMAGE_EXCLUDES
+                str(REPO_ROOT),
+                file="producer/Dockerfile",
+                exclude=_IMAGE_EXCLUDES,
+                # Build for the task's CPU architecture, not the deployer's (an ARM laptop
+                # would otherwise push an arm64 image that an X86_64 task cannot start).
+                platform=ecr_assets.Platform.LINUX_AMD64,
             ),
             logging=ecs.LogDrivers.aws_logs(stream_prefix="producer", log_group=self.log_group),
             environment={
@@ -117,6 +123,18 @@ class ProducerService(Construct):
         role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["s3:GetObject", "s3:PutObject"], resources=[artifacts.arn_for_objects(STATE_KEY)]
+            )
+        )
+        # On the first start the state object does not exist yet. S3 answers a GET of a
+        # missing key with 404 NoSuchKey only to callers that may list the bucket; to
+        # everyone else with 403 AccessDenied, which producer/state.py must treat as an
+        # error (it cannot tell "missing" from "forbidden"). So: ListBucket, but only for
+        # a listing of exactly the state key.
+        role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[artifacts.bucket_arn],
+                conditions={"StringEquals": {"s3:prefix": STATE_KEY}},
             )
         )
         role.add_to_principal_policy(

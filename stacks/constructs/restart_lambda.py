@@ -137,11 +137,6 @@ class BronzeRestart(Construct):
                 resources=[emr.application_arn],
             )
         )
-        fn.add_to_role_policy(
-            iam.PolicyStatement(
-                actions=["emr-serverless:GetJobRun"], resources=[f"{emr.application_arn}/jobruns/*"]
-            )
-        )
         emr.execution_role.grant_pass_role(fn.grant_principal)
         self.lock_table.grant(fn, "dynamodb:PutItem", "dynamodb:DeleteItem")
         alerts.grant_publish(fn)

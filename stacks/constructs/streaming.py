@@ -28,6 +28,7 @@ class Streaming(Construct):
     """MSK provisioned cluster and topics.
 
     Attributes: ``cluster`` (CfnCluster), ``topic`` / ``dlq_topic`` (CfnTopic),
+    ``bronze_topics`` (the CfnTopics bronze reads),
     ``bootstrap_brokers`` (SASL/IAM bootstrap string, resolved at deploy time),
     ``cluster_name``, ``key``.
     """
@@ -55,6 +56,9 @@ class Streaming(Construct):
         self.cluster = self._build_cluster(vpc, subnets, broker_sg)
         self.topic = self._build_topic("Topic", config.kafka.topic)
         self.dlq_topic = self._build_topic("DlqTopic", config.kafka.dlq_topic)
+        by_name = {config.kafka.topic: self.topic, config.kafka.dlq_topic: self.dlq_topic}
+        #: The topics bronze subscribes to (``config.kafka.bronze_topics``), for its grants.
+        self.bronze_topics = [by_name[name] for name in config.kafka.bronze_topics]
         self.bootstrap_brokers = self._build_bootstrap_lookup()
 
     def _build_cluster(

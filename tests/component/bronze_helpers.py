@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
@@ -50,7 +50,11 @@ def build_input(
     from producer.validation import ROUTE_DLQ, dlq_envelope, route_event
 
     max_bytes = load_config("local").producer.max_event_bytes
+    # Default: event times ending now, as a live stream's, so the event-time bounds hold
+    # against the Kafka timestamps a real broker gives the records (received now).
+    start = start or datetime.now(timezone.utc) - timedelta(seconds=n / rate_per_s)
     records = list(generate(n, seed=seed, rate_per_s=rate_per_s, start=start, faults=FAULTS))
+    received = start + timedelta(seconds=n / rate_per_s)
     expected = Expected()
     out: List[KafkaRecord] = []
     invalid_seen = 0
@@ -60,7 +64,8 @@ def build_input(
             rule = rec.expected[len(DEAD_LETTER_PREFIX) :]
             expected.dead_by_rule[rule] += 1
             invalid_seen += 1
-            routed = route_event(rec.line, max_bytes)
+            # Received as the data ends (as land_records' Kafka timestamps say, by default).
+            routed = route_event(rec.line, max_bytes, received_at=received)
             if invalid_seen % dlq_every == 0 and routed.route == ROUTE_DLQ:
                 env = dlq_envelope(
                     reason=routed.reason or "",
@@ -81,15 +86,20 @@ def build_input(
     return out, expected, records
 
 
-def produce_records(records: List[KafkaRecord], bootstrap: str) -> None:
-    """Produce ``records`` to their topic and partition on the broker at ``bootstrap``."""
+def produce_records(records: List[KafkaRecord], bootstrap: str, sent_at: Optional[datetime] = None) -> None:
+    """Produce ``records`` to their topic and partition on the broker at ``bootstrap``, each
+    with the Kafka timestamp ``sent_at`` (default: now), the time bronze judges event time by."""
     from confluent_kafka import Producer
+
+    timestamp_ms = int(sent_at.timestamp() * 1000) if sent_at else 0  # 0: the client's clock
 
     producer = Producer(
         {"bootstrap.servers": bootstrap, "message.max.bytes": 2_000_000, "enable.idempotence": True}
     )
     for rec in records:
-        producer.produce(rec.topic, value=rec.value, key=rec.key, partition=rec.partition)
+        producer.produce(
+            rec.topic, value=rec.value, key=rec.key, partition=rec.partition, timestamp=timestamp_ms
+        )
         producer.poll(0)
     assert producer.flush(60) == 0, "records still unacknowledged after 60 s"
 

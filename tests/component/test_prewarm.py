@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 
@@ -63,8 +63,8 @@ def test_prewarm_runs_one_cycle_on_a_scratch_lake_and_leaves_the_real_lake_alone
     seen: list[tuple[str, int, list[str]]] = []
     real_job = jobs.run_local_job
 
-    def observed(session: Any, request: Any, data_dir: Path) -> None:
-        real_job(session, request, data_dir)
+    def observed(session: Any, request: Any, data_dir: Path, dq_engine: Optional[str] = None) -> None:
+        real_job(session, request, data_dir, dq_engine)
         # What the job saw: the scratch session's bronze rows, and the cycle's ledger so far.
         ledger = session.table(PIPELINE_RUNS.fqn()).where(f"run_id = '{request.arguments[-1]}'")
         jobs_recorded = sorted(r.job for r in ledger.select("job").collect())

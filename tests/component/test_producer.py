@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -24,7 +25,13 @@ from local_runtime.sse_server import ReplayOptions, ReplayServer, is_malformed
 from producer.main import Producer
 from producer.settings import settings_from_env
 from wikistream.config import load_config
-from wikistream.events import RULE_MALFORMED_JSON, RULE_NOT_AN_OBJECT, RULE_OVERSIZED
+from wikistream.events import (
+    RULE_FUTURE_EVENT,
+    RULE_MALFORMED_JSON,
+    RULE_NOT_AN_OBJECT,
+    RULE_OVERSIZED,
+    RULE_TOO_LATE,
+)
 
 pytestmark = pytest.mark.kafka
 
@@ -107,11 +114,15 @@ def expected_by_line(
 
 
 def generated(tmp: Path, n: int, faults: str, seed: int = 11) -> Tuple[Path, List[Tuple[str, Optional[str]]]]:
-    from wikistream.generator import FaultRates, generate, write_ndjson
+    from wikistream.generator import DEFAULT_RATE_PER_S, FaultRates, generate, write_ndjson
 
     path = tmp / "events.ndjson"
-    write_ndjson(path, n, seed=seed, faults=FaultRates.parse(faults))
-    labels = [(r.expected, r.event_id) for r in generate(n, seed=seed, faults=FaultRates.parse(faults))]
+    # Event times ending now, as a live stream's (the producer dead-letters events older than
+    # pipeline.late_event_bound_hours against its receive time).
+    rates = FaultRates.parse(faults)
+    start = datetime.now(timezone.utc) - timedelta(seconds=n / DEFAULT_RATE_PER_S)
+    write_ndjson(path, n, seed=seed, start=start, faults=rates)
+    labels = [(r.expected, r.event_id) for r in generate(n, seed=seed, start=start, faults=rates)]
     return path, labels
 
 
@@ -196,12 +207,16 @@ def test_fast_contract_check_equals_parse_and_check() -> None:
     assert len({parse_and_check(line, 512 * 1024)[1] for line in lines}) > 10  # many rules exercised
 
 
+def _days_ago(days: int) -> str:
+    return (datetime.now(timezone.utc) - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _valid_line(tmp: Path) -> Dict[str, Any]:
     from wikistream.generator import generate
 
     record = next(
         r
-        for r in generate(50, seed=3)
+        for r in generate(50, seed=3, start=datetime.now(timezone.utc) - timedelta(minutes=1))
         if r.expected == "valid" and '"domain":"en.' in r.line.replace(" ", "")
     )
     return dict(json.loads(record.line))
@@ -222,7 +237,7 @@ def test_invalid_and_unknown_domain_events_are_routed_with_their_reason(
     cases: List[Tuple[str, str]] = [
         (variant("ok-1", lambda e: None), "main"),
         (
-            variant("dom-1", lambda e: e["meta"].update(domain="xx.example.org")),
+            variant("dom-1", lambda e: (e["meta"].update(domain="xx.example.org"), e.update(wiki="xxwiki"))),
             "filtered:domain_not_allowed",
         ),
         (variant("req-1", lambda e: e["meta"].pop("dt")), "dlq:required:meta.dt"),
@@ -232,6 +247,12 @@ def test_invalid_and_unknown_domain_events_are_routed_with_their_reason(
         ('{"meta": {"id": "trunc"', f"dlq:{RULE_MALFORMED_JSON}"),
         ("[1, 2, 3]", f"dlq:{RULE_NOT_AN_OBJECT}"),
         (variant("ok-2", lambda e: None), "main"),
+        # Event time beyond the bounds (issue 20): the same rule ids bronze applies.
+        (
+            variant("future-1", lambda e: e["meta"].update(dt="2031-01-01T00:00:00Z")),
+            f"dlq:{RULE_FUTURE_EVENT}",
+        ),
+        (variant("late-1", lambda e: e["meta"].update(dt=_days_ago(90))), f"dlq:{RULE_TOO_LATE}"),
     ]
     path = tmp_path / "cases.ndjson"
     path.write_text("\n".join(line for line, _ in cases) + "\n", encoding="utf-8")
@@ -379,7 +400,10 @@ def test_metrics_reporter_emits_deltas_to_cloudwatch() -> None:
         reporter.emit({"received": 25, "produced": 20}, None)
         listed = client.list_metrics(Namespace="WikiStreamTest")["Metrics"]
         assert {m["MetricName"] for m in listed} >= {names.PRODUCER_RECEIVED, names.PRODUCER_LAG_SECONDS}
-        assert all(m["Dimensions"] == [{"Name": "Env", "Value": "dev"}] for m in listed)
+        env_only = [m for m in listed if m["MetricName"] != names.PRODUCER_FILTERED_BY_REASON]
+        assert all(m["Dimensions"] == [{"Name": "Env", "Value": "dev"}] for m in env_only)
+        by_reason = [m for m in listed if m["MetricName"] == names.PRODUCER_FILTERED_BY_REASON]
+        assert {d["Name"] for m in by_reason for d in m["Dimensions"]} == {"Env", "Reason"}
         stats = client.get_metric_statistics(
             Namespace="WikiStreamTest",
             MetricName=names.PRODUCER_PRODUCED,

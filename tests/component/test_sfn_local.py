@@ -151,3 +151,60 @@ def test_executor_wait_returns_when_the_run_ends_and_honours_its_timeout() -> No
     finally:
         release.set()
         executor.close()
+
+
+def test_continued_executions_are_named_by_loop_and_cycle(aws: None) -> None:
+    # Given the naming of stacks/constructs/pipeline.py: an external start without a loop
+    # becomes cycle 1 of a loop named after itself; NextCycle names and numbers the next.
+    from stacks.constructs.pipeline import NEXT_CYCLE
+
+    definition = {
+        "StartAt": "HasLoop",
+        "States": {
+            "HasLoop": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.loop", "IsPresent": False, "Next": "FirstCycle"}],
+                "Default": "Stop",
+            },
+            "FirstCycle": {
+                "Type": "Pass",
+                "Parameters": {"name.$": "$$.Execution.Name", "cycle": 1},
+                "ResultPath": "$.loop",
+                "Next": "Stop",
+            },
+            "Stop": {
+                "Type": "Choice",
+                "Choices": [{"Variable": "$.loop.cycle", "NumericGreaterThanEquals": 3, "Next": "Done"}],
+                "Default": "NextCycle",
+            },
+            "NextCycle": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {
+                    "StateMachineArn.$": "$$.StateMachine.Id",
+                    "Name.$": f"States.Format('{{}}-cycle-{{}}', $.loop.name, {NEXT_CYCLE})",
+                    "Input": {"loop": {"name.$": "$.loop.name", "cycle.$": NEXT_CYCLE}},
+                },
+                "ResultPath": None,
+                "Next": "Done",
+            },
+            "Done": {"Type": "Succeed"},
+        },
+    }
+    sfn = boto3.client("stepfunctions", region_name=REGION)
+    machine = sfn.create_state_machine(
+        name="named", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+    )["stateMachineArn"]
+    # When the watchdog-like start (no loop in the input) runs until cycle 3 (through the
+    # adapter that makes moto's startExecution integration work, as every local run does)
+    with local_emr_serverless(lambda request: None):
+        sfn.start_execution(stateMachineArn=machine, name="watchdog-start", input="{}")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            executions = sfn.list_executions(stateMachineArn=machine)["executions"]
+            if len(executions) == 3 and all(e["status"] == "SUCCEEDED" for e in executions):
+                break
+            time.sleep(0.2)
+    # Then the names say which loop and which cycle
+    names = sorted(e["name"] for e in sfn.list_executions(stateMachineArn=machine)["executions"])
+    assert names == ["watchdog-start", "watchdog-start-cycle-2", "watchdog-start-cycle-3"]

@@ -36,7 +36,6 @@ EMR_VCPU_HOUR, EMR_GB_HOUR = 0.042094, 0.004628
 #: Spark driver + one executor, 1 vCPU / 3 GB each (2g heap + overhead): one "worker pair".
 PAIR_HOUR = 2 * (1 * EMR_VCPU_HOUR + 3 * EMR_GB_HOUR)
 JOB_MINUTES, BRONZE_INGEST_MINUTES = 3.0, 5.0
-PREWARM_WORKER_HOUR = 2 * EMR_VCPU_HOUR + 8 * EMR_GB_HOUR
 #: Not derivable from a template: CloudWatch (metrics, alarms, dashboard, logs), and
 #: S3 + S3 Tables + KMS; the doc states the same figures.
 FIXED = {"dev": 15.3 + 4.0, "staging": 16.1 + 5.0, "prod": 25.1 + 10.0}
@@ -78,9 +77,18 @@ def monthly_estimate(env: str, raw: dict) -> Dict[str, float]:
     job_minutes = sum(BRONZE_INGEST_MINUTES if n == "BronzeIngest" else JOB_MINUTES for n in job_states)
     cycle_minutes = config.pipeline.cycle_wait_seconds / 60 + job_minutes
     items["batch_cycles"] = HOURS * 60 / cycle_minutes * job_minutes / 60 * PAIR_HOUR
-    prewarm = config.emr.prewarm_drivers + config.emr.prewarm_executors
-    # Pre-initialized workers bill while the application is started, i.e. 24/7 with a stream.
-    items["emr_prewarm"] = prewarm * PREWARM_WORKER_HOUR * HOURS if streaming else 0.0
+    # Pre-initialized workers bill while the application is started, i.e. 24/7 with a
+    # stream; their size is read from the template (sized like the jobs' workers).
+    app = next(r for r in raw["Resources"].values() if r["Type"] == "AWS::EMRServerless::Application")
+    prewarm_hour = sum(
+        c["Value"]["WorkerCount"]
+        * (
+            int(c["Value"]["WorkerConfiguration"]["Cpu"].split()[0]) * EMR_VCPU_HOUR
+            + int(c["Value"]["WorkerConfiguration"]["Memory"].split()[0]) * EMR_GB_HOUR
+        )
+        for c in app["Properties"].get("InitialCapacity", [])
+    )
+    items["emr_prewarm"] = prewarm_hour * HOURS if streaming else 0.0
     items["fixed"] = FIXED[env]
     return items
 

@@ -9,7 +9,7 @@ from typing import Dict, List, Tuple
 from local_runtime.jars import bundle_jars
 from spark_jobs.launch import EMR_ICEBERG_JAR, S3TablesCatalog, job_bundles, launch_properties
 from stacks.asl import definition_for_local, resolve
-from stacks.constructs.emr import EMR_RESOURCE_PROPERTIES
+from stacks.constructs.emr import emr_resource_properties
 from wikistream.config import load_config
 
 
@@ -42,7 +42,7 @@ def _job_states(asl: dict) -> Dict[str, dict]:
 
 def _expected(module: str, env: str, confs: Dict[str, str]) -> Tuple[Dict[str, str], List[str]]:
     catalog = S3TablesCatalog(confs["spark.sql.catalog.lake.warehouse"], "us-east-1")
-    props = {**launch_properties(catalog), **EMR_RESOURCE_PROPERTIES}
+    props = {**launch_properties(catalog), **emr_resource_properties(load_config(env).emr)}
     bundles = job_bundles(module, dq_engine=load_config(env).dq.engine, on_emr=True)
     files = [f"{b}/{jar.name}" for b in bundles for jar in bundle_jars(b)]
     return props, files
@@ -95,3 +95,38 @@ def test_the_deployment_uploads_each_shipped_bundle_from_the_manifest(synthesize
         if load_config(env).dq.engine == "deequ":
             wanted.append("jars/deequ/")
         assert prefixes == sorted(wanted), env
+
+
+#: Longest value a reference in a Lambda environment can resolve to, by what it names.
+_MAX_RESOLVED = (
+    ("BootstrapBrokerString", 100 * 3),  # one ~90-character host:port per broker (prod: 3)
+    ("Artifacts", 63),  # an S3 bucket name
+    ("SourceObjectKeys", 80),  # the asset zip's key
+    ("ApplicationId", 20),
+)
+#: Any other reference (an ARN, a table or log group name CDK generates) at most this long.
+_MAX_OTHER = 128
+
+
+def _worst_case_length(text: str) -> int:
+    import re
+
+    extra = 0
+    for ref in re.findall(r"local:[A-Za-z0-9]+(?:\.[A-Za-z]+)?", text):
+        extra += next((n for marker, n in _MAX_RESOLVED if marker in ref), _MAX_OTHER) - len(ref)
+    return len(text) + extra
+
+
+def test_restart_lambda_environment_fits_lambda_s_4_kb_limit(synthesized) -> None:
+    # Lambda rejects a function whose environment exceeds 4 KB (keys + values). The launch
+    # parameters carry every jar URI, so measure it with every reference at its longest.
+    for env in ("staging", "prod"):
+        for r in synthesized[env][1]["Resources"].values():
+            if r["Type"] != "AWS::Lambda::Function":
+                continue
+            variables = r["Properties"].get("Environment", {}).get("Variables", {})
+            size = sum(
+                len(key) + _worst_case_length(value if isinstance(value, str) else str(resolve(value)))
+                for key, value in variables.items()
+            )
+            assert size < 4096, (env, size)

@@ -399,3 +399,22 @@ def test_state_machine_logs_everything_and_traces(dev: Template) -> None:
             "TracingConfiguration": {"Enabled": True},
         },
     )
+
+
+def test_executions_are_named_by_loop_and_cycle_number(asl: dict) -> None:
+    states = asl["States"]
+    # An external start (watchdog, operator) carries no loop: it becomes cycle 1 of a loop
+    # named after itself; a continued execution already carries its loop.
+    choice = states["IsAnotherLoopRunning"]
+    first = next(
+        c["Next"]
+        for c in choice["Choices"]
+        if c == {"Variable": "$.loop", "IsPresent": False, "Next": c["Next"]}
+    )
+    assert states[first]["Parameters"] == {"name.$": "$$.Execution.Name", "cycle": 1}
+    assert states[first]["ResultPath"] == "$.loop" and states[first]["Next"] == choice["Default"]
+    # NextCycle: a readable, deterministic name (a retried start is idempotent), and the
+    # loop handed on with the next number.
+    nxt = states["NextCycle"]["Parameters"]
+    assert nxt["Name.$"] == "States.Format('{}-cycle-{}', $.loop.name, States.MathAdd($.loop.cycle, 1))"
+    assert nxt["Input"]["loop"] == {"name.$": "$.loop.name", "cycle.$": "States.MathAdd($.loop.cycle, 1)"}

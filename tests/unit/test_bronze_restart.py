@@ -133,6 +133,23 @@ def test_restarts_when_no_bronze_run_exists(aws) -> None:
     assert runs[0].job_driver["sparkSubmit"]["entryPointArguments"] == ["--env", "dev", "--run-id", "stream"]
 
 
+def test_streaming_restart_runs_without_an_execution_timeout(aws) -> None:
+    # Issue 15, defect 4: EMR Serverless cancels a run after executionTimeoutMinutes,
+    # 720 (12 h) when the request omits it; an always-on STREAMING run must send 0.
+    # (moto stores neither the mode nor a 0 timeout, so read the request as sent.)
+    sent: list = []
+    events = boto3._get_default_session().events
+    event = "provide-client-params.emr-serverless.StartJobRun"
+    capture = lambda params, **_: sent.append(dict(params))  # noqa: E731
+    events.register(event, capture)
+    try:
+        result = handler_module.handler(_alarm_event(), Context("r-timeout"))
+    finally:
+        events.unregister(event, capture)
+    assert result["action"] == "started"
+    assert [(p["mode"], p["executionTimeoutMinutes"]) for p in sent] == [("STREAMING", 0)]
+
+
 def test_restarts_when_only_finished_runs_exist(aws) -> None:
     _add_run(aws["emr"], aws["app_id"], JOB_NAME, "FAILED")
     _add_run(aws["emr"], aws["app_id"], "silver_batch-x", "RUNNING")  # other jobs don't count

@@ -41,3 +41,16 @@ def test_ddl_renders_types_nullability_and_properties() -> None:
 def test_unknown_column_type_is_rejected() -> None:
     with pytest.raises(ValueError, match="unsupported type 'uuid'"):
         Column("x", "uuid")
+
+
+def test_an_existing_table_gains_a_new_optional_column_in_place() -> None:
+    from spark_jobs.create_tables import add_columns_ddl
+    from wikistream.catalogue import RAW_EVENTS
+
+    # Given: raw_events as created before event_time_source existed.
+    before = [c for c in RAW_EVENTS.column_names if c != "event_time_source"]
+    # Then: one ALTER adds it right after event_time; an up-to-date table needs none.
+    assert add_columns_ddl(RAW_EVENTS, before) == [
+        f"ALTER TABLE {RAW_EVENTS.fqn()} ADD COLUMN event_time_source STRING AFTER event_time"
+    ]
+    assert add_columns_ddl(RAW_EVENTS, list(RAW_EVENTS.column_names)) == []

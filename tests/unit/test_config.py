@@ -54,6 +54,8 @@ def test_overrides_win_and_are_coerced_from_context_strings() -> None:
         ("dev", {"dq": {"engine": "great_expectations"}}, "dq.engine must be"),
         ("dev", {"retain_data": "perhaps"}, "expected a boolean"),
         ("prod", {"network": {"max_azs": 4}}, "network.max_azs must be 2 or 3"),
+        ("prod", {"emr": {"executor_cores": 3}}, "emr.executor_cores must be one of"),
+        ("dev", {"emr": {"driver_memory_gb": 0}}, "emr.driver_memory_gb must be >= 1"),
     ],
 )
 def test_bad_configuration_is_rejected_with_a_clear_message(env: str, overrides: dict, message: str) -> None:
@@ -76,3 +78,32 @@ def test_domain_map_regions_and_languages() -> None:
     assert language_of("www.mediawiki.org") == "unknown"
     assert language_of(None) == "unknown" and region_of(None) == UNKNOWN_REGION
     assert {info.region for info in DOMAINS.values()} | {UNKNOWN_REGION} == set(REGIONS)
+
+
+def test_each_environment_chooses_its_dq_engine_and_the_gate_job_follows_it(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from spark_jobs.dq_gate import engine_name, parse_args
+    from wikistream import config as config_module
+
+    assert {env: load_config(env).dq.engine for env in ("local", "dev", "staging", "prod")} == {
+        "local": "spark",
+        "dev": "spark",
+        "staging": "spark",
+        "prod": "spark",
+    }
+    emr = [
+        "--target",
+        "emr",
+        "--table-bucket-arn",
+        "arn:aws:s3tables:eu-west-1:1:bucket/b",
+        "--region",
+        "eu-west-1",
+    ]
+    # The gate job resolves the engine from its --env (what the state machine passes) ...
+    overrides = {**config_module._ENV_OVERRIDES, "staging": {"dq": {"engine": "deequ"}}}
+    monkeypatch.setattr(config_module, "_ENV_OVERRIDES", overrides)
+    assert engine_name(parse_args(["--layer", "bronze", "--env", "staging", *emr])) == "deequ"
+    assert engine_name(parse_args(["--layer", "bronze", "--env", "prod", *emr])) == "spark"
+    # ... and an explicit --engine wins over the environment.
+    assert (
+        engine_name(parse_args(["--layer", "gold", "--env", "staging", "--engine", "spark", *emr])) == "spark"
+    )

@@ -113,19 +113,58 @@ def test_violation_sql_shapes() -> None:
     )
 
 
-def test_deequ_translation_covers_every_row_check() -> None:
-    suite = suite_for("bronze", DqConfig())
-    specs = {s.check_name: s for s in deequ_specs(suite)}
-    assert specs["raw_events.event_id.unique"].constraint == "hasUniqueness"
-    assert specs["raw_events.event_id.unique"].analyzer == "CountDistinct"
+def test_deequ_translation_maps_every_check_of_every_suite() -> None:
+    dq = DqConfig()
+    for layer in ("bronze", "silver", "gold"):
+        suite = suite_for(layer, dq)
+        specs = deequ_specs(suite)
+        assert [s.check_name for s in specs] == [c.name for c in suite]
+        # Only cross-layer checks are computed alongside, and each says why.
+        alongside = {s.check_name: s.why for s in specs if s.analyzer == "alongside"}
+        assert {c.name for c in suite if c.type in ("reconciliation", "volume", "upstream")} == set(alongside)
+        assert all(alongside.values())
+    specs = {s.check_name: s for s in deequ_specs(suite_for("bronze", dq))}
+    assert (specs["raw_events.event_id.unique"].constraint, specs["raw_events.event_id.unique"].analyzer) == (
+        "hasUniqueness",
+        "CountDistinct+Distinctness",
+    )
     allowed = specs["raw_events.event_type.allowed"]
     assert (allowed.constraint, allowed.constraint_args[1]) == ("isContainedIn", EVENT_TYPES)
-    assert specs["raw_events.event_hour.range"].constraint_args[0].startswith("NOT (event_hour IS NOT NULL")
-    assert specs["raw_events.row_count"].constraint == "hasSize"
-    # Timestamps and cross-layer checks are not Deequ's: measured by the Spark engine.
-    assert "raw_events.freshness" not in specs
-    translatable = {c.name for c in suite if c.type != "freshness"}
-    assert set(specs) == translatable
+    assert allowed.analyzer_args[1].startswith("`event_type` IS NULL OR `event_type` IN ('edit', ")
+    assert specs["raw_events.event_hour.range"].analyzer_args[1] == (
+        "`event_hour` IS NULL OR (`event_hour` >= 0 AND `event_hour` <= 23)"
+    )
+    assert specs["raw_events.length_new.range"].constraint == "isNonNegative"
+    assert specs["raw_events.event_id.complete"].analyzer_args[1] == (
+        "`event_id` IS NOT NULL AND trim(`event_id`) <> ''"
+    )
+    assert specs["raw_events.row_count"].analyzer == "Size"
+    assert specs["raw_events.freshness"].analyzer_args == ("__dq_epoch_event_time",)
+
+
+def test_deequ_ratios_convert_back_to_exact_counts() -> None:
+    from datetime import datetime, timezone
+
+    from spark_jobs.dq.engine_deequ import to_metric
+
+    specs = {s.check_name: s for s in deequ_specs(suite_for("bronze", DqConfig()))}
+    now = datetime(2026, 11, 1, 12, 0, tzinfo=timezone.utc)
+    rows = 1_000_003
+    # 7 violations in a million rows: 1 - ratio is not exact in binary, the count is.
+    compliance = to_metric(specs["raw_events.event_type.allowed"], {"Compliance": 1 - 7 / rows}, rows, now, 9)
+    assert (compliance.value, compliance.rows_tested, compliance.snapshot_id) == (7.0, rows, 9)
+    unique = specs["raw_events.event_id.unique"]
+    # 999,990 distinct keys over 1,000,001 keyed rows (2 rows have a NULL key): 11 extra rows.
+    dupes = to_metric(unique, {"CountDistinct": 999_990.0, "Distinctness": 999_990 / 1_000_001}, rows, now, 9)
+    assert dupes.value == 11.0
+    assert to_metric(unique, {"CountDistinct": 0.0}, 2, now, 9).value == 0.0
+    # An empty window: no ratios from Deequ, 0 violations (as the Spark engine), no freshness.
+    assert to_metric(specs["raw_events.event_type.allowed"], {}, 0, now, None).value == 0.0
+    assert to_metric(specs["raw_events.freshness"], {}, 0, now, None).value is None
+    # A failed analyzer on a non-empty window is missing data: fail-closed.
+    assert to_metric(specs["raw_events.event_type.allowed"], {}, 5, now, None).value is None
+    fresh = to_metric(specs["raw_events.freshness"], {"Maximum": now.timestamp() - 90.0}, 3, now, None)
+    assert fresh.value == 1.5
 
 
 def test_robust_z_and_volume_anomalies() -> None:

@@ -43,12 +43,16 @@ def disagreements(
     if props["iceberg.version"] != props["emr.iceberg.version"]:
         found.append(f"iceberg.version {props['iceberg.version']} != EMR's {props['emr.iceberg.version']}")
     if minor(props["spark.version"]) != minor(props["emr.spark.version"]):
-        found.append(f"spark.version {props['spark.version']} is not EMR's Spark line {props['emr.spark.version']}")
+        found.append(
+            f"spark.version {props['spark.version']} is not EMR's Spark line {props['emr.spark.version']}"
+        )
     if pyspark != props["spark.version"]:
         found.append(f"pyspark=={pyspark} != manifest spark.version {props['spark.version']}")
     msk_line = msk_kafka_version.split(".x")[0]
     if minor(props["kafka.version"]) != msk_line:
-        found.append(f"local broker kafka.version {props['kafka.version']} is not the MSK line {msk_kafka_version}")
+        found.append(
+            f"local broker kafka.version {props['kafka.version']} is not the MSK line {msk_kafka_version}"
+        )
     for name, text in docs.items():
         for fact in (props["emr.release"], props["kafka.version"], props["spark.version"]):
             if fact not in text:

@@ -16,3 +16,10 @@ def test_aws_addressing_arguments_are_replaced_and_the_rest_kept() -> None:
     assert localize_arguments(args, Path("/d")) == [
         "--run-id", "cycle-7", "--layer", "silver", "--env", "local", "--target", "local", "--data-dir", "/d",
     ]  # fmt: skip
+
+
+def test_make_run_dq_engine_reaches_the_config_of_the_local_run() -> None:
+    from local_runtime.run import parse_args
+
+    assert parse_args(["--dq-engine", "deequ"]).dq_engine == "deequ"
+    assert parse_args([]).dq_engine is None
