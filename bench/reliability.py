@@ -227,11 +227,17 @@ def caught_up(checkpoint: Path, ends: Dict[str, Dict[int, int]]) -> bool:
 
 
 def generated_file(path: Path, n: int, faults: str, seed: int) -> Labels:
-    """Write ``n`` generated events to ``path``; return the generator's per-line labels."""
-    from wikistream.generator import FaultRates, generate, write_ndjson
+    """Write ``n`` generated events to ``path``; return the generator's per-line labels.
 
-    write_ndjson(path, n, seed=seed, faults=FaultRates.parse(faults))
-    return [(r.expected, r.event_id) for r in generate(n, seed=seed, faults=FaultRates.parse(faults))]
+    Event times end now, as ``make run``'s do: the producer and bronze judge event time
+    against the time they receive it, so a month-old file would be all dead letters.
+    """
+    from wikistream.generator import DEFAULT_RATE_PER_S, FaultRates, generate, write_ndjson
+
+    start = datetime.now(timezone.utc) - timedelta(seconds=n / DEFAULT_RATE_PER_S)
+    write_ndjson(path, n, seed=seed, start=start, faults=FaultRates.parse(faults))
+    records = generate(n, seed=seed, start=start, faults=FaultRates.parse(faults))
+    return [(r.expected, r.event_id) for r in records]
 
 
 def producer_env(bootstrap: str, url: str, work: Path) -> Dict[str, str]:
