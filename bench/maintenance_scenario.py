@@ -17,6 +17,7 @@ from typing import Any, List
 from spark_jobs import maintenance as m
 from wikistream.catalogue import RAW_EVENTS
 from wikistream.config import LakehouseConfig, load_config
+from wikistream.events import EVENT_TIME_FROM_DT
 
 BRONZE = RAW_EVENTS.fqn()
 START = datetime(2026, 11, 1, 0, 0, tzinfo=timezone.utc)
@@ -62,6 +63,7 @@ def _row(event_id: str, when: datetime, offset: int) -> str:
         "log_action": None,
         "server_name": "en.wikipedia.org",
         "event_time": when,
+        "event_time_source": EVENT_TIME_FROM_DT,
         "event_date": when.date(),
         "event_hour": when.hour,
         "ingest_time": when,

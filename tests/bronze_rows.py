@@ -13,6 +13,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from wikistream.catalogue import RAW_EVENTS
+from wikistream.events import EVENT_TIME_FROM_DT
 
 TOPIC = "wikistream.recentchange"
 
@@ -53,6 +54,7 @@ def bronze_row(line: str, ingest_time: datetime, offset: int) -> tuple[Any, ...]
         "log_action": ev.get("log_action"),
         "server_name": ev.get("server_name"),
         "event_time": when,
+        "event_time_source": EVENT_TIME_FROM_DT,
         "event_date": when.date(),
         "event_hour": when.hour,
         "ingest_time": ingest_time,

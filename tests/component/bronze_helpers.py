@@ -129,9 +129,14 @@ def next_batch_id(checkpoint: Path) -> int:
 
 
 def start_bronze(
-    data_dir: Path, bootstrap: str, crash_at: Optional[str] = None, max_offsets_per_trigger: int = 2500
+    data_dir: Path,
+    bootstrap: str,
+    crash_at: Optional[str] = None,
+    max_offsets_per_trigger: int = 2500,
+    available_now: bool = True,
 ) -> subprocess.Popen:  # type: ignore[type-arg]
-    """Start ``bronze_stream --available-now`` over ``data_dir`` as the local launcher does."""
+    """Start ``bronze_stream`` over ``data_dir`` as the local launcher does: with
+    ``--available-now`` (what is there, then exit), or as the always-on stream."""
     from local_runtime.submit import job_env
 
     env = job_env("bronze_stream", data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
@@ -139,8 +144,10 @@ def start_bronze(
     if crash_at:
         env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at
     cmd = [sys.executable, "-m", "local_runtime.submit", "spark_jobs.bronze_stream"]
-    cmd += ["--data-dir", str(data_dir), "--bootstrap", bootstrap, "--available-now"]
+    cmd += ["--data-dir", str(data_dir), "--bootstrap", bootstrap]
     cmd += ["--max-offsets-per-trigger", str(max_offsets_per_trigger)]
+    if available_now:
+        cmd.append("--available-now")
     with (data_dir / "bronze.log").open("ab") as log:
         return subprocess.Popen(
             cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
