@@ -7,7 +7,7 @@ identity (``event_id`` for events, ``topic/partition/offset/timestamp`` for dead
 re-run inserts nothing that the first run committed, whichever point it crashed at
 (before the events MERGE, between the two MERGEs, or after both but before the
 checkpoint commit). Duplicates that arrive as *different* Kafka records (producer
-retries, the local bridge re-landing records after its own crash) are removed the
+retries after a lost acknowledgement, a producer resending after its own crash) are removed the
 same way when their payload is identical (exact replays: silent, counted as
 ``duplicates_dropped``). A duplicate with a *different* payload loses to the copy that
 landed first (within a batch: the lowest offset) and becomes a dead letter
