@@ -24,6 +24,12 @@ from spark_jobs.dq.evaluate import FAIL, WARN, GateResult, Metric, evaluate
 from spark_jobs.dq_gate import GateArgs, GateFailed, run
 from wikistream import catalogue as cat
 from wikistream.config import EVENT_TYPES, language_of, region_of
+from wikistream.events import (
+    EVENT_TIME_FROM_DT,
+    EVENT_TIME_FROM_TIMESTAMP,
+    RULE_DIVERGENT_DUPLICATE,
+    RULE_MALFORMED_JSON,
+)
 from wikistream.metrics import LocalMetricsSink
 
 NOW = datetime(2026, 11, 1, 12, 10, tzinfo=timezone.utc)
@@ -44,6 +50,11 @@ MATRIX = [
     ("hour_out_of_range", "bronze", "raw_events.event_hour.range", FAIL),
     ("blank_raw_payload", "bronze", "raw_events.raw_payload.complete", FAIL),
     ("stale_data", "bronze", "raw_events.freshness", WARN),
+    # One row at the clock (least(event_time, ingest_time) = now) among 120 stale ones: the
+    # 0.99 quantile still sees the staleness, where the newest event time would not.
+    ("stale_behind_one_current_row", "bronze", "raw_events.freshness", WARN),
+    ("event_time_fallback_share", "bronze", "raw_events.event_time_fallback_share", WARN),
+    ("divergent_duplicate", "bronze", "dead_letters.divergent_duplicates", WARN),
     ("negative_length_wrong_delta", "silver", "events.length_delta_consistent", FAIL),
     ("silver_bronze_mismatch", "silver", "events.reconciles_with_bronze", FAIL),
     ("unknown_editor_class", "silver", "events.editor_class.allowed", FAIL),
@@ -79,6 +90,7 @@ def _bronze_row(i: int, domain: str, ts: datetime, **over: Any) -> dict[str, Any
         "length_old": old,
         "length_new": new,
         "event_time": ts,
+        "event_time_source": EVENT_TIME_FROM_DT,
         "event_date": ts.date(),
         "event_hour": ts.hour,
         "ingest_time": ts + timedelta(seconds=2),
@@ -89,6 +101,23 @@ def _bronze_row(i: int, domain: str, ts: datetime, **over: Any) -> dict[str, Any
     }
     row.update(over)
     return row
+
+
+def _dead_letter(i: int, rule: str, at: datetime) -> dict[str, Any]:
+    return {
+        "dead_letter_id": f"wikistream.recentchange/0/{1000 + i}/{int(at.timestamp() * 1000)}",
+        "failed_rule": rule,
+        "error_detail": "winner wikistream.recentchange/0/3" if rule == RULE_DIVERGENT_DUPLICATE else None,
+        "source": "bronze_dedup" if rule == RULE_DIVERGENT_DUPLICATE else "bronze_contract",
+        "raw_payload": "{}",
+        "event_id": f"dl-{i}",
+        "ingest_time": at,
+        "ingest_date": at.date(),
+        "kafka_topic": "wikistream.recentchange",
+        "kafka_partition": 0,
+        "kafka_offset": 1000 + i,
+        "kafka_timestamp": at,
+    }
 
 
 def _cycle_bronze(per_key: int, shift: timedelta = timedelta(0)) -> list[dict[str, Any]]:
@@ -319,9 +348,20 @@ def run_cycle(
     s0 = ledger.current_snapshot_id(spark, bronze_fqn)
     _ledger(spark, "silver_batch", "r0", NOW - timedelta(hours=2), input_snapshot_to=s0)
 
-    per_key = 1 if fault == "volume_drop_90" else PER_KEY
-    shift = timedelta(hours=5) if fault == "stale_data" else timedelta(0)
-    bronze = _cycle_bronze(per_key, shift)
+    per_key = {"volume_drop_90": 1, "stale_behind_one_current_row": 30}.get(fault or "", PER_KEY)
+    stale = fault in ("stale_data", "stale_behind_one_current_row")
+    bronze = _cycle_bronze(per_key, timedelta(hours=5) if stale else timedelta(0))
+    if fault == "stale_behind_one_current_row":
+        bronze[0] = _bronze_row(0, DOMAINS[0], NOW - timedelta(seconds=1), ingest_time=NOW)
+    if fault == "event_time_fallback_share":
+        for row in bronze[:2]:  # 2 of 40 rows (5 %) timed by the `timestamp` fallback
+            row["event_time_source"] = EVENT_TIME_FROM_TIMESTAMP
+    # Dead letters bronze committed over this cycle: one contract failure always, so the
+    # divergent-duplicates check judges a non-empty frame on the clean cycle too.
+    dead = [_dead_letter(0, RULE_MALFORMED_JSON, NOW - timedelta(minutes=20))]
+    if fault == "divergent_duplicate":
+        dead.append(_dead_letter(1, RULE_DIVERGENT_DUPLICATE, NOW - timedelta(minutes=10)))
+    _insert(spark, cat.DEAD_LETTERS, dead)
     extra: list[dict[str, Any]] = []
     if fault == "null_event_id":
         spark.sql(f"ALTER TABLE {bronze_fqn} ALTER COLUMN event_id DROP NOT NULL")

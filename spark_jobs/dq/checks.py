@@ -52,6 +52,9 @@ LAYERS = ("bronze", "silver", "gold")
 DIVERGENT_DUPLICATES_CHECK = "dead_letters.divergent_duplicates"
 #: Freshness reads this quantile of event time, not the maximum (see ``freshness`` above).
 FRESHNESS_QUANTILE = 0.99
+#: Accuracy of that quantile (Spark's ``percentile_approx`` accuracy; relative rank error
+#: 1/accuracy). Both engines use it, so they run the same quantile summary.
+FRESHNESS_ACCURACY = 10_000
 
 #: Types whose metric is a count of violating rows in one table (one aggregation pass).
 ROW_TYPES = ("completeness", "allowed_values", "range", "consistency")

@@ -8,15 +8,26 @@ Predicates are written the way Deequ's own constraints write them (``isContained
 so the cross-engine agreement test compares two independent formulations.
 
 Deequ reports ratios; the metric convention of :mod:`spark_jobs.dq.checks` is counts.
-They are converted back exactly: ``violations = round((1 - ratio) * rows)`` and
-``duplicates = round(distinct / distinctness) - distinct``. A double holds every integer
-below 2**53 and the ratio's relative error is ~1e-16, so for any window below ~1e12 rows
-the rounding recovers the exact count.
+They are converted back exactly: ``violations = round((1 - ratio) * rows)``,
+``duplicates = round(distinct / distinctness) - distinct`` and, for a ``share``, the
+matching rows ``round(ratio * rows)`` (then the percent as the Spark engine rounds it). A
+double holds every integer below 2**53 and the ratio's relative error is ~1e-16, so for
+any window below ~1e12 rows the rounding recovers the exact count.
+
+Freshness is Deequ's ``ApproxQuantile`` of ``unix_micros(least(event_time, arrival))``
+with relative error ``1 / FRESHNESS_ACCURACY``: Deequ's analyzer is Spark's own
+``ApproximatePercentile`` digest with accuracy ``1 / relativeError``, the very summary the
+Spark engine's ``percentile_approx(..., FRESHNESS_ACCURACY)`` builds, and Spark feeds a
+timestamp into it as its microseconds, which a double holds exactly (below 2**53 us, i.e.
+until year 2255). So both engines summarize the same doubles with the same algorithm.
 
 Checks with no Deequ analyzer are measured alongside, by the same functions the Spark
 engine uses, and say so in their spec (``analyzer="alongside"``): reconciliation across
 layers, volume against gold history, upstream gate records, and the part of bronze
-uniqueness that compares the window with rows committed before it.
+uniqueness that compares the window with rows committed before it. The divergent-duplicates
+check is not among them: which dead letters it judges (those committed since the previous
+gate) is the window's business, shared by both engines; over that frame it is a plain
+``Compliance``.
 
 Launch needs: the Deequ jar ``com.amazon.deequ:deequ:2.0.7-spark-3.5`` (Scala 2.12) on the
 driver's classpath (``spark.jars`` at launch); everything it needs besides Spark itself
@@ -34,11 +45,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from spark_jobs.dq import engine_spark
-from spark_jobs.dq.checks import Check
+from spark_jobs.dq.checks import FRESHNESS_ACCURACY, FRESHNESS_QUANTILE, ROW_TYPES, Check
 from spark_jobs.dq.evaluate import Metric
 from spark_jobs.dq.window import Window
 
@@ -50,12 +61,21 @@ DEEQU_PROBE_CLASS = "com.amazon.deequ.VerificationSuite"
 DEEQU_COORDINATE = "com.amazon.deequ:deequ:2.0.7-spark-3.5"
 #: The Spark line that build is for; pydeequ's version selection is set to it explicitly.
 DEEQU_SPARK_LINE = "3.5"
-#: Freshness is Deequ's ``Maximum`` of the event time as epoch seconds (a double). Near 2026
-#: a double resolves ~0.24 µs, and converting it back to a datetime rounds to 1 µs; after
-#: both engines round minutes to 3 decimals, they can differ by one unit in that place.
-FRESHNESS_TOLERANCE_MINUTES = 0.001
-#: Derived column holding the event time as epoch seconds (Deequ's Maximum is numeric).
-EPOCH_PREFIX = "__dq_epoch_"
+#: Relative error of Deequ's ``ApproxQuantile`` for freshness: the Spark engine's accuracy.
+FRESHNESS_RELATIVE_ERROR = 1.0 / FRESHNESS_ACCURACY
+#: How far the two engines' freshness may differ, in minutes. Same digest, same accuracy,
+#: same doubles (exact microseconds): on a window the digest keeps whole (fewer than
+#: ``FRESHNESS_ACCURACY / 2`` rows, i.e. every window of the agreement test) both return
+#: the exact same row's time, so 0. On larger windows each engine's answer is a row whose
+#: rank is within ``n / FRESHNESS_ACCURACY`` of the 0.99 rank (Spark's guarantee for both);
+#: if Spark merged partial digests in another order the two rows may differ, by at most
+#: the time spread of 0.02 % of the window's rows around that rank -- not a minute count
+#: any fixed tolerance could promise, so none is claimed for large windows.
+FRESHNESS_TOLERANCE_MINUTES = 0.0
+#: Derived column: ``least(event_time, arrival)`` as epoch microseconds (Deequ's quantile is numeric).
+SEEN_MICROS = "__dq_seen_micros"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 ALONGSIDE = "alongside"
 
@@ -71,7 +91,9 @@ class DeequSpec:
     ``constraint``/``constraint_args``: the VerificationSuite constraint it corresponds to.
     ``analyzer``/``analyzer_args``: the AnalysisRunner analyzer measured for the metric, or
     ``"alongside"`` (no Deequ analyzer; ``why`` says why) for checks measured like the
-    Spark engine does.
+    Spark engine does. ``derived``: (column, SQL) added to the frame before the analysis.
+    ``percent``: the Compliance ratio is a share of matching rows (``share`` checks), not
+    the complement of violations.
     """
 
     check_name: str
@@ -81,6 +103,8 @@ class DeequSpec:
     analyzer: str
     analyzer_args: Tuple[Any, ...]
     why: str = ""
+    derived: Tuple[Tuple[str, str], ...] = ()
+    percent: bool = False
 
 
 def _q(column: str) -> str:
@@ -118,8 +142,9 @@ def satisfies_predicate(condition: str, when: Optional[str]) -> str:
     return f"coalesce(({condition}), FALSE)"
 
 
-def epoch_column(column: str) -> str:
-    return EPOCH_PREFIX + column
+def seen_micros_sql(columns: Sequence[str]) -> str:
+    """Epoch microseconds of the earlier of the event time and its arrival (NULLs skipped)."""
+    return f"unix_micros(least({', '.join(_q(c) for c in columns)}))"
 
 
 def _spec(c: Check) -> DeequSpec:
@@ -152,15 +177,23 @@ def _spec(c: Check) -> DeequSpec:
         )
     if c.type == "row_count":
         return DeequSpec(c.name, c.table, "hasSize", (f">= {c.min_value}",), "Size", ())
+    if c.type == "share":
+        pred = satisfies_predicate(c.params["condition"], None)
+        bound = f"<= {c.max_value} / 100"
+        return DeequSpec(
+            c.name, c.table, "satisfies", (pred, c.name, bound), "Compliance", (c.name, pred), percent=True
+        )
     if c.type == "freshness":
+        args = (SEEN_MICROS, FRESHNESS_QUANTILE, FRESHNESS_RELATIVE_ERROR)
         return DeequSpec(
             c.name,
             c.table,
-            "hasMax",
-            (epoch_column(col), f">= now - {c.max_value} min"),
-            "Maximum",
-            (epoch_column(col),),
-            why=f"on {col} cast to epoch seconds: Deequ's Maximum is numeric",
+            "hasApproxQuantile",
+            (SEEN_MICROS, FRESHNESS_QUANTILE, f">= now - {c.max_value} min"),
+            "ApproxQuantile",
+            args,
+            why=f"on least({', '.join(c.columns)}) as epoch microseconds: Deequ's quantile is numeric",
+            derived=((SEEN_MICROS, seen_micros_sql(c.columns)),),
         )
     why = {
         "reconciliation": "two tables: Deequ analyzers read one frame; its dataset-match "
@@ -195,8 +228,9 @@ def _analyzers(spec: DeequSpec, a: Any) -> List[Any]:
     if spec.analyzer == "CountDistinct+Distinctness":
         cols = list(spec.analyzer_args)
         return [a.CountDistinct(cols), a.Distinctness(cols)]
-    if spec.analyzer == "Maximum":
-        return [a.Maximum(spec.analyzer_args[0])]
+    if spec.analyzer == "ApproxQuantile":
+        column, quantile, relative_error = spec.analyzer_args
+        return [a.ApproxQuantile(column, quantile, relative_error)]
     raise ValueError(f"no Deequ analyzer {spec.analyzer}")
 
 
@@ -220,12 +254,21 @@ def to_metric(
     """
     if spec.analyzer == "Size":
         return Metric(values.get("Size"), rows, snapshot_id=snap)
-    if spec.analyzer == "Maximum":
-        newest = values.get("Maximum")
-        if newest is None or rows == 0:
+    if spec.analyzer == "ApproxQuantile":
+        # Deequ names the metric after the quantile (``ApproxQuantile-0.99``).
+        seen = next((v for k, v in values.items() if k.startswith("ApproxQuantile")), None)
+        if seen is None or rows == 0:  # no row, or no event time in any row: as Spark's NULL
             return Metric(None, rows, note="no rows in window", snapshot_id=snap)
-        when = datetime.fromtimestamp(newest, tz=timezone.utc)
+        when = _EPOCH + timedelta(microseconds=int(seen))  # exact: micros < 2**53
         return Metric(engine_spark.freshness_minutes(now, when), rows, snapshot_id=snap)
+    if spec.percent:
+        if rows == 0:
+            return Metric(None, 0, note="no rows in window", snapshot_id=snap)
+        ratio = values.get("Compliance")
+        if ratio is None:
+            return Metric(None, rows, note="Deequ produced no Compliance metric", snapshot_id=snap)
+        matching = round(ratio * rows)
+        return Metric(round(100.0 * matching / rows, 3), rows, snapshot_id=snap)
     if rows == 0:
         return Metric(0.0, 0, snapshot_id=snap)
     if spec.analyzer in ("Completeness", "Compliance"):
@@ -246,13 +289,12 @@ def to_metric(
     raise ValueError(f"no conversion for Deequ analyzer {spec.analyzer}")
 
 
-def _with_epochs(df: DataFrame, specs: Sequence[DeequSpec]) -> DataFrame:
+def _with_derived(df: DataFrame, specs: Sequence[DeequSpec]) -> DataFrame:
     from pyspark.sql import functions as F
 
     for s in specs:
-        if s.analyzer == "Maximum":
-            source = s.analyzer_args[0][len(EPOCH_PREFIX) :]
-            df = df.withColumn(s.analyzer_args[0], F.col(source).cast("double"))
+        for column, sql in s.derived:
+            df = df.withColumn(column, F.expr(sql))
     return df
 
 
@@ -267,7 +309,7 @@ def _table_metrics(
 ) -> Dict[str, Metric]:
     """One AnalysisRunner over one table's frame; samples of failing checks afterwards."""
     a = _import_pydeequ()
-    builder = a.AnalysisRunner(spark).onData(_with_epochs(df, specs)).addAnalyzer(a.Size())
+    builder = a.AnalysisRunner(spark).onData(_with_derived(df, specs)).addAnalyzer(a.Size())
     added = {("Size", ())}  # Deequ refuses a run that lists one analyzer twice
     for s in specs:
         if (s.analyzer, s.analyzer_args) not in added:
@@ -295,7 +337,7 @@ def _table_metrics(
             if clashes and value is not None:
                 value += clashes
             sample += clash_sample
-        elif value and s.analyzer in ("Completeness", "Compliance"):
+        elif value and check.type in ROW_TYPES:
             sample = engine_spark.sample_violations(df, table, check, sample_n)
         out[s.check_name] = Metric(value, metric.rows_tested, sample, metric.note, metric.snapshot_id)
     return out

@@ -4,7 +4,8 @@ Completeness checks that the window's Iceberg file statistics prove clean are no
 measured by reading the column (:mod:`spark_jobs.dq.stats`). Then, per table of the
 window, ONE ``df.agg(...)`` computes the row count, every other row-level
 violation count (``sum(case when <violation> ...)``), exact uniqueness
-(non-null keys minus ``count(DISTINCT key)``) and the newest event time. Only then, and
+(non-null keys minus ``count(DISTINCT key)``), shares (``sum(case when <condition> ...)``)
+and the freshness quantile of event time. Only then, and
 only for checks that failed, a second small query samples failing keys
 (``limit dq.sample_keys``). Cross-layer checks (reconciliation, volume vs history,
 upstream gates) need their own queries; they are small (keys of touched hours, counts).
@@ -19,7 +20,14 @@ from collections import defaultdict
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
-from spark_jobs.dq.checks import FRESHNESS_QUANTILE, ROW_TYPES, SAMPLE_KEYS, Check, violation_sql
+from spark_jobs.dq.checks import (
+    FRESHNESS_ACCURACY,
+    FRESHNESS_QUANTILE,
+    ROW_TYPES,
+    SAMPLE_KEYS,
+    Check,
+    violation_sql,
+)
 from spark_jobs.dq.evaluate import Metric
 from spark_jobs.dq.stats import FileStats, proves_complete, total_records
 from spark_jobs.dq.window import Window, hours_predicate
@@ -57,7 +65,7 @@ def table_aggregations(checks: Sequence[Check]) -> List[Tuple[str, Column]]:
         elif check.type == "freshness":
             # No event counts as newer than its arrival; a high quantile, not the max.
             seen = F.least(*(F.col(c) for c in check.columns))
-            exprs.append((_alias(i), F.percentile_approx(seen, FRESHNESS_QUANTILE, 10_000)))
+            exprs.append((_alias(i), F.percentile_approx(seen, FRESHNESS_QUANTILE, FRESHNESS_ACCURACY)))
         elif check.type == "share":
             exprs.append((_alias(i), F.sum(F.when(F.expr(check.params["condition"]), 1).otherwise(0))))
     return exprs

@@ -3,12 +3,14 @@
 Every gate of every cycle (clean, and each fault of bench/dq_matrix.py's MATRIX) is
 measured by both engines on the very same window (:class:`bench.dq_matrix.BothEngines`);
 both metric sets go through the one pure ``evaluate``. They must reach the same decision
-for every check and report the same metrics: exactly for counts, within
-``FRESHNESS_TOLERANCE_MINUTES`` for freshness (the one value Deequ returns as a double).
+for every check and report the same metrics: exactly for counts and shares, and within
+``FRESHNESS_TOLERANCE_MINUTES`` (0: the same quantile digest over the same microseconds)
+for the freshness quantile.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -81,6 +83,31 @@ def test_a_broken_mapping_fails_the_agreement(
     found = disagreements(suite, spark_metrics, deequ_metrics)
     assert [d.split(":")[0] for d in found] == ["raw_events.event_type.allowed"]
     assert "status FAIL vs PASS" in found[0]
+
+
+def test_a_freshness_read_from_the_newest_row_fails_the_agreement(
+    empty_lake: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the freshness quantile mapped to 1.0 (the newest row, what Deequ's Maximum
+    # measured before issue 20): one current row among stale ones masks the staleness.
+    real = engine_deequ._spec
+
+    def newest(c: Check) -> engine_deequ.DeequSpec:
+        spec = real(c)
+        if c.type != "freshness":
+            return spec
+        column, _, error = spec.analyzer_args
+        return dataclasses.replace(spec, analyzer_args=(column, 1.0, error))
+
+    monkeypatch.setattr(engine_deequ, "_spec", newest)
+    both = _both()
+    run_cycle(empty_lake, "stale_behind_one_current_row", tmp_path, engine=both)
+
+    # Then the agreement check names exactly the freshness check
+    suite, spark_metrics, deequ_metrics = both.measured[0]
+    found = disagreements(suite, spark_metrics, deequ_metrics)
+    assert [d.split(":")[0] for d in found] == ["raw_events.freshness"]
+    assert "status WARN vs PASS" in found[0]
 
 
 def _stored(spark: Any) -> dict[str, tuple[Any, ...]]:

@@ -139,7 +139,27 @@ def test_deequ_translation_maps_every_check_of_every_suite() -> None:
         "`event_id` IS NOT NULL AND trim(`event_id`) <> ''"
     )
     assert specs["raw_events.row_count"].analyzer == "Size"
-    assert specs["raw_events.freshness"].analyzer_args == ("__dq_epoch_event_time",)
+    # Freshness: the Spark engine's quantile, accuracy and least(event_time, arrival).
+    fresh = specs["raw_events.freshness"]
+    assert (fresh.constraint, fresh.analyzer) == ("hasApproxQuantile", "ApproxQuantile")
+    assert fresh.analyzer_args == ("__dq_seen_micros", 0.99, 0.0001)
+    assert fresh.derived == (("__dq_seen_micros", "unix_micros(least(`event_time`, `ingest_time`))"),)
+    # The event-time fallback share: Compliance of the condition itself, read as a percent.
+    share = specs["raw_events.event_time_fallback_share"]
+    assert (share.constraint, share.analyzer, share.percent) == ("satisfies", "Compliance", True)
+    assert share.analyzer_args[1] == "coalesce((event_time_source = 'timestamp'), FALSE)"
+    # Divergent duplicates: a Compliance over the dead letters the window hands over.
+    divergent = specs["dead_letters.divergent_duplicates"]
+    assert (divergent.table, divergent.analyzer, divergent.percent) == (
+        "bronze.dead_letters",
+        "Compliance",
+        False,
+    )
+    assert divergent.analyzer_args[1] == "coalesce((failed_rule <> 'duplicate:divergent'), FALSE)"
+    silver = {s.check_name: s for s in deequ_specs(suite_for("silver", dq))}
+    assert silver["events.freshness"].derived == (
+        ("__dq_seen_micros", "unix_micros(least(`event_time`, `bronze_ingest_time`))"),
+    )
 
 
 def test_deequ_ratios_convert_back_to_exact_counts() -> None:
@@ -163,8 +183,17 @@ def test_deequ_ratios_convert_back_to_exact_counts() -> None:
     assert to_metric(specs["raw_events.freshness"], {}, 0, now, None).value is None
     # A failed analyzer on a non-empty window is missing data: fail-closed.
     assert to_metric(specs["raw_events.event_type.allowed"], {}, 5, now, None).value is None
-    fresh = to_metric(specs["raw_events.freshness"], {"Maximum": now.timestamp() - 90.0}, 3, now, None)
+    # Freshness: the quantile comes back as epoch microseconds (Deequ names it after the quantile).
+    seen_us = (now.timestamp() - 90.000001) * 1_000_000
+    fresh = to_metric(specs["raw_events.freshness"], {"ApproxQuantile-0.99": seen_us}, 3, now, None)
     assert fresh.value == 1.5
+    assert to_metric(specs["raw_events.freshness"], {}, 3, now, None).value is None
+    # A share: 12,345 matching rows of 1,000,003 is 1.234 %, as the Spark engine rounds it.
+    share = specs["raw_events.event_time_fallback_share"]
+    assert to_metric(share, {"Compliance": 12_345 / rows}, rows, now, 9).value == 1.234
+    assert to_metric(share, {"Compliance": 0.0}, rows, now, 9).value == 0.0
+    empty = to_metric(share, {}, 0, now, None)
+    assert (empty.value, empty.note) == (None, "no rows in window")
 
 
 def test_robust_z_and_volume_anomalies() -> None:
