@@ -10,7 +10,7 @@ window, each the median of ``repeats`` runs after one warm-up:
 * where the time goes: ``scan_floor_s`` (one scan of every column the suite reads plus the
   exact distinct count of event_id: the floor of any single-pass engine),
   ``distinct_only_s`` (that distinct count alone), and Deequ's two passes measured apart,
-  ``deequ_scan_pass_s`` (Size, Completeness, Compliance, Maximum: one scan) and
+  ``deequ_scan_pass_s`` (Size, Completeness, Compliance, ApproxQuantile: one scan) and
   ``deequ_grouping_pass_s`` (CountDistinct + Distinctness: a group-by on event_id);
 * ``count_s``: a plain ``count()`` of the window, for scale only (Iceberg answers it
   from metadata; the old "gate <= 3x count()" target is retired).
