@@ -37,7 +37,9 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     spark = empty_lake
     # Given: 1,500 events over ~2.5 hours (late ones reach back up to 36 h) on the broker,
     # received right after the last event (the generator's future faults lie a day ahead).
-    start = datetime(2026, 11, 1, 22, tzinfo=timezone.utc)
+    # Recent times: the broker deletes records older than its retention (7 days) by their
+    # Kafka timestamp, which would empty the topic under the replay below.
+    start = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
     records, expected, _ = build_input(1500, seed=5, rate_per_s=1 / 6, start=start)
     broker.create_topics(source_topics())
     produce_records(records, broker.bootstrap, sent_at=start + timedelta(hours=2, minutes=35))
