@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Dict, List
 
-from aws_cdk import Duration, Fn
+from aws_cdk import Annotations, Duration, Fn
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_deployment as s3deploy
@@ -57,6 +57,7 @@ class Lakehouse(Construct):
         )
         self.py_files_uri = self._deploy_code()
         self.jar_uris = self._deploy_jars()
+        self._warn_about_pydeequ()
 
     def _build_table_bucket(self) -> s3tables.CfnTableBucket:
         lake = self._config.lakehouse
@@ -121,6 +122,17 @@ class Lakehouse(Construct):
     def shipped_bundles(self) -> List[str]:
         """The manifest bundles EMR job runs need: Kafka + MSK IAM; Deequ if the env runs it."""
         return [b for b in EMR_SHIPPED_BUNDLES if b != DEEQU or self._config.dq.engine == "deequ"]
+
+    def _warn_about_pydeequ(self) -> None:
+        """The Deequ jar ships with the job runs, but the Python side does not: say so at synth."""
+        if self._config.dq.engine == "deequ":
+            Annotations.of(self).add_warning_v2(
+                "wikistream:deequ-python",
+                "dq.engine=deequ: the Deequ jar ships with the gate job runs, but their Python must "
+                "also import pydeequ 1.7 and pandas, which neither the --py-files zip nor the stock "
+                "EMR image provides (docs/DATA_QUALITY.md). Use an EMR custom image or a "
+                "spark.archives virtualenv, or dq.engine=spark.",
+            )
 
     def _deploy_jars(self) -> Dict[str, List[str]]:
         """Upload each bundle EMR needs to ``jars/<bundle>/``, from the resolved manifest.

@@ -130,3 +130,21 @@ def test_restart_lambda_environment_fits_lambda_s_4_kb_limit(synthesized) -> Non
                 for key, value in variables.items()
             )
             assert size < 4096, (env, size)
+
+
+def test_an_environment_choosing_deequ_ships_its_jar_and_is_warned_about_pydeequ(tmp_path) -> None:
+    from aws_cdk import App
+    from aws_cdk.assertions import Annotations, Match
+
+    import app as cdk_app
+
+    context = {"env": "staging", "alert_email": "ops@example.com", "config": {"dq": {"engine": "deequ"}}}
+    app = cdk_app.build_app(App(context=context, outdir=str(tmp_path)))
+    stack = app.node.find_child("WikiStream-staging")
+    raw = app.synth().get_stack_by_name("WikiStream-staging").template
+    gate = definition_for_local(raw)["States"]["BronzeGate"]["Parameters"]["JobDriver"]["SparkSubmit"]
+    _, jars, _ = parse_submit(gate["SparkSubmitParameters"])
+    assert [j.split("/jars/", 1)[1] for j in jars[1:]] == [f"deequ/{j.name}" for j in bundle_jars("deequ")]
+    silver = definition_for_local(raw)["States"]["Silver"]["Parameters"]["JobDriver"]["SparkSubmit"]
+    assert parse_submit(silver["SparkSubmitParameters"])[1] == [EMR_ICEBERG_JAR]
+    Annotations.from_stack(stack).has_warning("*", Match.string_like_regexp("pydeequ 1.7 and pandas"))
