@@ -58,20 +58,22 @@ def with_kafka_text(df: DataFrame) -> DataFrame:
     )
 
 
-def dead_letter_id() -> Column:
+def dead_letter_id(prefix: str = "") -> Column:
     """``topic/partition/offset/timestamp-ms``: unique per Kafka record, stable across replays.
 
-    A replay reads the same record, timestamp included. The timestamp is there because
-    offsets restart at 0 when a topic is recreated (on MSK after a delete, locally on
-    every run: each starts a fresh in-memory broker); on offsets alone the insert-only
-    MERGE took the new topic's dead letters for replays of the old ones and dropped them.
+    Built from the Kafka source's columns, or from bronze's copies of them when ``prefix``
+    is ``"kafka_"`` (``kafka_topic``, ...). A replay reads the same record, timestamp
+    included. The timestamp is there because offsets restart at 0 when a topic is
+    recreated (on MSK after a delete, locally when the broker's data directory is
+    removed); on offsets alone the insert-only MERGE took the new topic's dead letters for
+    replays of the old ones and dropped them.
     """
     return F.concat_ws(
         "/",
-        F.col("topic"),
-        F.col("partition").cast("string"),
-        F.col("offset").cast("string"),
-        F.unix_millis(F.col("timestamp")).cast("string"),
+        F.col(f"{prefix}topic"),
+        F.col(f"{prefix}partition").cast("string"),
+        F.col(f"{prefix}offset").cast("string"),
+        F.unix_millis(F.col(f"{prefix}timestamp")).cast("string"),
     )
 
 
@@ -313,13 +315,7 @@ def divergent_duplicates(batch_events: DataFrame, landed: DataFrame) -> DataFram
     winner = landed.select(
         F.col("event_id").alias("_w_id"),
         F.col("raw_payload").alias("_w_payload"),
-        F.concat_ws(
-            "/",
-            "kafka_topic",
-            F.col("kafka_partition").cast("string"),
-            F.col("kafka_offset").cast("string"),
-            F.unix_millis("kafka_timestamp").cast("string"),
-        ).alias("_w_record"),
+        dead_letter_id("kafka_").alias("_w_record"),
     )
     joined = batch_events.join(winner, F.col("event_id") == F.col("_w_id")).where(
         F.col("raw_payload") != F.col("_w_payload")
@@ -332,13 +328,7 @@ def divergent_duplicates(batch_events: DataFrame, landed: DataFrame) -> DataFram
         )
     )
     out = joined.select(
-        F.concat_ws(
-            "/",
-            "kafka_topic",
-            F.col("kafka_partition").cast("string"),
-            F.col("kafka_offset").cast("string"),
-            F.unix_millis("kafka_timestamp").cast("string"),
-        ).alias("dead_letter_id"),
+        dead_letter_id("kafka_").alias("dead_letter_id"),
         F.lit(RULE_DIVERGENT_DUPLICATE).alias("failed_rule"),
         detail.alias("error_detail"),
         F.lit(SOURCE_DEDUP).alias("source"),
