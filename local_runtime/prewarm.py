@@ -68,7 +68,10 @@ def seed_bronze(session: Any, config: PlatformConfig, rows: list[tuple[Any, ...]
     from spark_jobs.bronze.writer import BronzeBatchWriter
 
     writer = BronzeBatchWriter(
-        dlq_topic=config.kafka.dlq_topic, max_event_bytes=config.producer.max_event_bytes, env=config.env
+        dlq_topic=config.kafka.dlq_topic,
+        max_event_bytes=config.producer.max_event_bytes,
+        env=config.env,
+        log_batches=False,  # a scratch seed, not a bronze batch anyone should read about
     )
     writer(session.createDataFrame(rows, kafka_schema()), 0)
 

@@ -25,11 +25,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column
 
 #: The writer's phases, timed in :attr:`BatchStats.phase_s`: parse + contract + cache +
-#: the stats aggregation, then each insert-only MERGE (including its Iceberg commit).
+#: the stats aggregation, each insert-only MERGE (including its Iceberg commit), and the
+#: divergent-duplicate lookup (only when some event ids had already landed).
 PHASE_CLASSIFY = "classify"
 PHASE_MERGE_EVENTS = "merge_events"
+PHASE_DIVERGENT = "divergent"
 PHASE_MERGE_DEAD_LETTERS = "merge_dead_letters"
-PHASES = (PHASE_CLASSIFY, PHASE_MERGE_EVENTS, PHASE_MERGE_DEAD_LETTERS)
+PHASES = (PHASE_CLASSIFY, PHASE_MERGE_EVENTS, PHASE_DIVERGENT, PHASE_MERGE_DEAD_LETTERS)
 
 
 @dataclass
@@ -57,6 +59,17 @@ class BatchStats:
     def duplicates_dropped(self) -> int:
         """Valid events not inserted because an identical copy landed (exact replays)."""
         return max(self.events_in - self.written - self.divergent_duplicates, 0)
+
+
+def batch_line(stats: BatchStats) -> str:
+    """One log line per micro-batch: what came in, where it went, and where the time went."""
+    phases = ", ".join(f"{name} {stats.phase_s[name]:.1f} s" for name in PHASES if name in stats.phase_s)
+    return (
+        f"bronze: batch {stats.batch_id}: {stats.records_in} record(s) in -> {stats.written} event(s) "
+        f"written, {stats.duplicates_dropped} exact replay(s) dropped, {stats.divergent_duplicates} "
+        f"divergent duplicate(s), {stats.dead_lettered} dead-lettered; {stats.duration_s:.1f} s"
+        + (f" ({phases})" if phases else "")
+    )
 
 
 def lag_seconds() -> Column:

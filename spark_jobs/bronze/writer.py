@@ -45,9 +45,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional,
 
 from spark_jobs.bronze.metrics import (
     PHASE_CLASSIFY,
+    PHASE_DIVERGENT,
     PHASE_MERGE_DEAD_LETTERS,
     PHASE_MERGE_EVENTS,
     BatchStats,
+    batch_line,
     batch_stats_columns,
     to_data,
 )
@@ -190,8 +192,11 @@ class BronzeBatchWriter:
         events_table: str = RAW_EVENTS.fqn(),
         dead_letters_table: str = DEAD_LETTERS.fqn(),
         time_bounds: Optional[TimeBounds] = None,
+        log_batches: bool = True,
     ) -> None:
         self.dlq_topic = dlq_topic
+        #: Print :func:`.metrics.batch_line` after each batch (the job's driver log).
+        self.log_batches = log_batches
         # Default: the environment's configured bounds (the same the producer applies).
         self.time_bounds = time_bounds or TimeBounds.of(load_config(env).pipeline)
         self.max_event_bytes = max_event_bytes
@@ -246,8 +251,10 @@ class BronzeBatchWriter:
             dead = dead_letter_rows(classified)
             if stats.events_in > stats.written:
                 # Some event ids were already there: tell exact replays from divergent ones.
+                looked_up = time.monotonic()
                 divergent = self._divergent(classified, stats).persist(StorageLevel.MEMORY_AND_DISK)
                 stats.divergent_duplicates = divergent.count()
+                stats.phase_s[PHASE_DIVERGENT] = round(time.monotonic() - looked_up, 3)
                 if stats.divergent_duplicates:
                     dead = dead.unionByName(divergent)
             if stats.dead_lettered or stats.divergent_duplicates:
@@ -269,6 +276,8 @@ class BronzeBatchWriter:
         stats.offset_lag = self.offset_lag
         self.last_stats = stats
         self.batches_done += 1
+        if self.log_batches:
+            print(batch_line(stats), flush=True)
         if self.sink is not None:
             for datum in to_data(stats, self.env):
                 self.sink.emit(datum)
