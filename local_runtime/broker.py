@@ -347,6 +347,17 @@ class LocalBroker:
     # -- life cycle ---------------------------------------------------------------------
 
     def start(self, timeout_s: float = 60.0) -> LocalBroker:
+        """Launch the broker and wait until it answers."""
+        self.launch()
+        self.wait_ready(timeout_s)
+        return self
+
+    def launch(self) -> LocalBroker:
+        """Format the log dir if new and spawn the broker's JVM, without waiting for it.
+
+        Call from a thread that outlives the broker (see :func:`_die_with_parent`), then
+        :meth:`wait_ready` — meanwhile the caller can start other things.
+        """
         if self.running:
             return self
         classpath = broker_classpath(self.jar_dir)
@@ -377,7 +388,6 @@ class LocalBroker:
             start_new_session=True,  # its own process group, so stop() reaches every child
             preexec_fn=_die_with_parent,
         )
-        self.wait_ready(timeout_s)
         return self
 
     def _log_tail(self, lines: int = 15) -> str:

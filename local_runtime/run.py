@@ -4,15 +4,16 @@ What happens (README, "What make run does"):
 
 1. Set-up is done by make (venv, jars, CDK CLI). Here: create missing tables.
 2. Generate EVENTS synthetic events (timestamps ending now) or take ``--input``.
-3. Start Apache Kafka (KRaft, its own JVM, logs under the data directory) and the SSE
-   replay server on 127.0.0.1, the producer (subprocess, same code as the ECS task) and
-   the bronze streaming job (Spark's Kafka source), launched by ``local_runtime.submit``
-   with the same Spark properties and jars as the EMR job runs.
-4. Synthesize the CDK app, take the state machine's ASL from the template, and execute it
-   with moto's interpreter (``local_runtime/sfn_local.py``): every EMR Serverless job
-   state runs the Spark job in this process's long-lived session; SNS alerts are captured.
-   Synthesis happens before step 3, and so does one pre-warm cycle of the same
-   definition on a scratch lake (``local_runtime/prewarm.py``) unless ``--no-prewarm``.
+3. At once: start Apache Kafka (KRaft, its own JVM, logs under the data directory),
+   synthesize the CDK app (the state machine's ASL from the template) and start this
+   process's Spark session (the job server). Then start the bronze streaming job (Spark's
+   Kafka source), launched by ``local_runtime.submit`` with the same Spark properties and
+   jars as the EMR job runs; its start-up overlaps one pre-warm cycle of the definition on
+   a scratch lake (``local_runtime/prewarm.py``) unless ``--no-prewarm``.
+4. Start the SSE replay server on 127.0.0.1 and the producer (subprocess, same code as
+   the ECS task), and execute the definition with moto's interpreter
+   (``local_runtime/sfn_local.py``): every EMR Serverless job state runs the Spark job in
+   this process's long-lived session; SNS alerts are captured.
 5. After CYCLES cycles (a cycle is complete when it reaches the Wait state) the loop is
    stopped, or with FAULTS a fault is injected first and the next cycle must fail at a
    gate, alert, halt, and leave gold untouched.
@@ -34,6 +35,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -337,46 +339,34 @@ class LocalPlatform:
         if created:
             self.say(f"created tables: {', '.join(created)}")
 
-    def start_ingestion(self, events_file: Path, run_number: int) -> None:
+    def launch_broker(self) -> Any:
+        """Spawn Apache Kafka's JVM without waiting for it (call on the main thread: the
+        broker dies with the thread that forked it); :meth:`broker_ready` waits."""
         from local_runtime.broker import LocalBroker
-        from local_runtime.sse_server import ReplayOptions, ReplayServer
 
-        self.status.phase = "ingest"
-        kafka = self.config.kafka
-        broker = LocalBroker(log_path=self.logs / "broker.log", data_dir=self.data_dir / "kafka").start()
+        broker = LocalBroker(log_path=self.logs / "broker.log", data_dir=self.data_dir / "kafka")
         self.stack.callback(broker.stop)
-        broker.create_topics({kafka.topic: kafka.partitions, kafka.dlq_topic: kafka.partitions})
-        self.server = ReplayServer(events_file, ReplayOptions(rate_per_s=self.options.rate)).start()
-        self.stack.callback(self.server.stop)
-        self.say(f"broker {broker.bootstrap}; SSE replay {self.server.url} ({self.server.total} events)")
+        return broker.launch()
 
-        python = sys.executable
-        self.producer = self.stack.enter_context(
-            managed_process(
-                "producer",
-                [python, "-m", "producer.main"],
-                self.logs,
-                {
-                    "WIKISTREAM_ENV": "local",
-                    "KAFKA_BOOTSTRAP": broker.bootstrap,
-                    "KAFKA_AUTH": "plaintext",
-                    "STREAM_URL": self.server.url,
-                    # A new replay file restarts the SSE ids, so each run has its own resume state.
-                    "STATE_URI": (self.data_dir / "state" / f"producer-run-{run_number:04d}.json").as_uri(),
-                    "METRICS": f"local:{self.metrics_path}",
-                    "STATS_PATH": str(self.producer_stats),
-                    "MAX_EVENTS": str(self.server.total),
-                    "DATA_DIR": str(self.data_dir),
-                },
-            )
-        )
+    def broker_ready(self, broker: Any, timeout_s: float = 60.0) -> None:
+        """Wait until the broker answers, then create the run's topics."""
+        kafka = self.config.kafka
+        broker.wait_ready(timeout_s)
+        broker.create_topics({kafka.topic: kafka.partitions, kafka.dlq_topic: kafka.partitions})
+
+    def start_bronze(self, broker: Any) -> None:
+        """The bronze streaming job, launched as EMR launches it, idle until events arrive.
+
+        Started before the pre-warm cycle, so its JVM and stream start-up overlap that
+        cycle instead of delaying the first commit.
+        """
         from local_runtime.submit import job_env
 
         self.services["bronze_stream"] = self.stack.enter_context(
             managed_process(
                 "bronze_stream",
                 [
-                    python,
+                    sys.executable,
                     "-m",
                     "local_runtime.submit",
                     "spark_jobs.bronze_stream",
@@ -397,6 +387,34 @@ class LocalPlatform:
         )
         watcher = threading.Thread(target=self._progress, name="progress", daemon=True)
         watcher.start()
+
+    def start_replay(self, broker: Any, events_file: Path, run_number: int) -> None:
+        """The SSE replay server and the producer: events start to flow."""
+        from local_runtime.sse_server import ReplayOptions, ReplayServer
+
+        self.status.phase = "ingest"
+        self.server = ReplayServer(events_file, ReplayOptions(rate_per_s=self.options.rate)).start()
+        self.stack.callback(self.server.stop)
+        self.say(f"broker {broker.bootstrap}; SSE replay {self.server.url} ({self.server.total} events)")
+        self.producer = self.stack.enter_context(
+            managed_process(
+                "producer",
+                [sys.executable, "-m", "producer.main"],
+                self.logs,
+                {
+                    "WIKISTREAM_ENV": "local",
+                    "KAFKA_BOOTSTRAP": broker.bootstrap,
+                    "KAFKA_AUTH": "plaintext",
+                    "STREAM_URL": self.server.url,
+                    # A new replay file restarts the SSE ids, so each run has its own resume state.
+                    "STATE_URI": (self.data_dir / "state" / f"producer-run-{run_number:04d}.json").as_uri(),
+                    "METRICS": f"local:{self.metrics_path}",
+                    "STATS_PATH": str(self.producer_stats),
+                    "MAX_EVENTS": str(self.server.total),
+                    "DATA_DIR": str(self.data_dir),
+                },
+            )
+        )
 
     def check_services(self) -> None:
         """Fail fast, naming the log to read, when a component died."""
@@ -684,14 +702,21 @@ def run(options: RunOptions) -> int:
         if console is not None:
             platform.console = console.follow(lambda: platform.status.phase, platform.run_started_wall)
             platform.stack.callback(console.close)
-        platform.start_spark()
-        baseline = bronze_baseline(platform.spark)
-        definition = platform.synthesized_definition()
+        # Three independent start-ups at once: the broker's JVM, `cdk synth` (node + python)
+        # and the job server's JVM. Then the bronze JVM starts while the pre-warm cycle runs.
+        broker = platform.launch_broker()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="synth") as pool:
+            synthesized = pool.submit(platform.synthesized_definition)
+            platform.start_spark()
+            baseline = bronze_baseline(platform.spark)
+            definition = synthesized.result()
+        platform.broker_ready(broker)
         print(
             f"state machine: {len(definition['States'])} states from the synthesized CDK template", flush=True
         )
+        platform.start_bronze(broker)
         prewarm_cycle = platform.prewarm(definition) if options.prewarm else None
-        platform.start_ingestion(events_file, run_number)
+        platform.start_replay(broker, events_file, run_number)
         platform.wait_until(lambda: platform.status.bronze > 0, "the first bronze commit", 240)
         platform.status.phase = "cycles"
         report = platform.drive_cycles(definition, run_number)
