@@ -50,7 +50,7 @@ def _kafka(prefix: str) -> Any:
 def _produce(events: int, broker: Any, kafka: Any, seed: int = 17) -> None:
     from confluent_kafka import Producer
 
-    from wikistream.generator import FaultRates, generate
+    from local_runtime.generator import FaultRates, generate
 
     broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
     producer = Producer(
@@ -331,7 +331,7 @@ def _produce_at(events: int, broker: Any, kafka: Any, start: Any, seed: int) -> 
     """``events`` generated events from ``start`` (no faults) into ``kafka.topic``."""
     from confluent_kafka import Producer
 
-    from wikistream.generator import generate
+    from local_runtime.generator import generate
 
     broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})

@@ -14,7 +14,7 @@ checkpoint, then stop) at the start of every cycle instead of as an always-on st
 otherwise the definition is identical in every environment.
 
 The state names and job module names are a contract with the local runner, which executes
-this very definition (see ``stacks/asl.py``).
+this very definition (see ``local_runtime/asl.py``).
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ from __future__ import annotations
 import shlex
 from typing import Dict, List, Tuple
 
+from local_runtime.asl import definition_for_local, resolve
 from local_runtime.jars import bundle_jars
 from spark_jobs.launch import EMR_ICEBERG_JAR, S3TablesCatalog, job_bundles, launch_properties
-from stacks.asl import definition_for_local, resolve
 from stacks.constructs.emr import emr_resource_properties
 from wikistream.config import load_config
 

@@ -9,6 +9,7 @@ from typing import Any, List
 
 import pytest
 
+from local_runtime.generator import DEAD_LETTER_PREFIX, FaultRates, generate
 from spark_jobs.bronze.source import kafka_options
 from spark_jobs.bronze.writer import (
     merge_dead_letters_sql,
@@ -19,7 +20,6 @@ from spark_jobs.bronze.writer import (
 )
 from wikistream.config import load_config
 from wikistream.events import CONTRACT, RULE_FUTURE_EVENT, RULE_TOO_LATE, parse_and_check
-from wikistream.generator import DEAD_LETTER_PREFIX, FaultRates, generate
 
 MAX_BYTES = load_config("local").producer.max_event_bytes
 TIME_RULES = (RULE_FUTURE_EVENT, RULE_TOO_LATE)

@@ -20,13 +20,13 @@ byte-identical output.
 
 Library::
 
-    from wikistream.generator import FaultRates, generate, write_ndjson
+    from local_runtime.generator import FaultRates, generate, write_ndjson
     manifest = write_ndjson(Path("events.ndjson"), 100_000, seed=7,
                             faults=FaultRates.parse("duplicate=0.02,malformed_json=0.01"))
 
 CLI::
 
-    python -m wikistream.generator --events 100000 --seed 7 --out events.ndjson \\
+    python -m local_runtime.generator --events 100000 --seed 7 --out events.ndjson \\
         [--rate 50] [--start 2026-11-01T00:00:00Z] [--faults "malformed_json=0.01"]
 
 Python 3.9-compatible (shared with the producer and replay tooling).
@@ -1103,7 +1103,7 @@ def _parse_faults(value: str) -> FaultRates:
 
 def _arg_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m wikistream.generator",
+        prog="python -m local_runtime.generator",
         description="Write synthetic mediawiki/recentchange events (NDJSON) with a manifest and fault sidecar.",
     )
     parser.add_argument("--events", type=int, required=True, help="number of lines to write")

@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
+from local_runtime.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
 from wikistream.config import load_config
-from wikistream.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
 
 FAULTS = FaultRates.parse(
     "malformed_json=0.01,missing_required=0.01,wrong_type=0.01,duplicate=0.03,late=0.01,"
