@@ -103,12 +103,12 @@ SPARK_SCENARIOS = ("4", "5", "6")
 
 
 def _session(warehouse: Path) -> Any:
-    from local_runtime.submit import JOB_SERVER_MODULES, LocalResources, start_session
+    from local_runtime.submit import ALL_JOBS, LocalResources, start_session
 
     return start_session(
         "wikistream-reliability",
         warehouse,
-        modules=(*JOB_SERVER_MODULES, "bronze_stream"),
+        jobs=ALL_JOBS,
         resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )
 

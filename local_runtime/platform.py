@@ -20,6 +20,7 @@ from typing import Any, Optional
 
 from local_runtime.kit.processes import REPO_ROOT, managed_process, producer_env, python_env, wait_for
 from local_runtime.options import RunOptions
+from spark_jobs.registry import BRONZE_STREAM
 from wikistream.config import PlatformConfig, load_config
 
 #: The deployed environment whose state machine the local run executes (see synthesized_definition).
@@ -188,7 +189,7 @@ class LocalPlatform:
                 ],
                 self.logs,
                 {
-                    "PYSPARK_SUBMIT_ARGS": job_env("bronze_stream", self.data_dir / "warehouse")[
+                    "PYSPARK_SUBMIT_ARGS": job_env(BRONZE_STREAM, self.data_dir / "warehouse")[
                         "PYSPARK_SUBMIT_ARGS"
                     ]
                 },

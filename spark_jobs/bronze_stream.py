@@ -48,6 +48,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from spark_jobs.registry import BRONZE_STREAM
+
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
@@ -58,7 +60,7 @@ CRASH_ENV = "WIKISTREAM_BRONZE_CRASH_AT"
 
 def build_parser() -> argparse.ArgumentParser:
     """The bronze-specific arguments (the common ones are added by ``parse_job_args``)."""
-    p = argparse.ArgumentParser(prog="bronze_stream")
+    p = argparse.ArgumentParser(prog=BRONZE_STREAM.name)
     p.add_argument("--checkpoint", default=None, help="default (local): <data-dir>/checkpoints/bronze")
     p.add_argument("--trigger-seconds", type=int, default=None)
     p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (required)")
@@ -98,7 +100,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from wikistream.events import TimeBounds
 
     parser = build_parser()
-    args = parse_job_args("bronze_stream", argv, parser)
+    args = parse_job_args(BRONZE_STREAM.name, argv, parser)
     # parse_job_args added the common arguments to ``parser``; this reads ours.
     ns = parser.parse_known_args(argv)[0]
     config = args.config

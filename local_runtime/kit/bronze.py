@@ -138,8 +138,9 @@ def start_bronze(
     """Start ``bronze_stream`` over ``data_dir`` as the local launcher does: with
     ``--available-now`` (what is there, then exit), or as the always-on stream."""
     from local_runtime.submit import job_env
+    from spark_jobs.registry import BRONZE_STREAM
 
-    env = job_env("bronze_stream", data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
+    env = job_env(BRONZE_STREAM, data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
     env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
     if crash_at:
         env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at

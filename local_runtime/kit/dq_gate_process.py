@@ -1,6 +1,6 @@
 """Run the real ``dq_gate`` entry point in a process of its own (for the exit tests).
 
-``python -m bench.dq_gate_process DATA_DIR [--no-release] [--callback-server] -- GATE ARGS``
+``python -m local_runtime.kit.dq_gate_process DATA_DIR [--no-release] [--callback-server] -- GATE ARGS``
 
 Launches the local session first as the local launcher does for a gate of a ``deequ``
 environment (``local_runtime.submit``: the declared properties plus the ``deequ`` bundle),
