@@ -29,7 +29,8 @@ CLI::
     python -m local_runtime.generator --events 100000 --seed 7 --out events.ndjson \\
         [--rate 50] [--start 2026-11-01T00:00:00Z] [--faults "malformed_json=0.01"]
 
-Python 3.9-compatible (shared with the producer and replay tooling).
+Local-only: the local run, bench and tests use it; it never ships (not in the EMR code
+archive, not in the producer image).
 """
 
 from __future__ import annotations
