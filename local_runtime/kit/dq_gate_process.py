@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     from local_runtime.submit import LocalResources, start_session
     from spark_jobs.create_tables import create_missing
     from spark_jobs.dq import engine_deequ
+    from spark_jobs.registry import DQ_GATE
 
     split = argv.index("--")
     own, gate_argv = argv[:split], argv[split + 1 :]
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
     spark = start_session(
         "wikistream-dq-gate-process",
         data_dir / "warehouse",
-        modules=("dq_gate",),
+        jobs=(DQ_GATE,),
         dq_engine="deequ",
         resources=LocalResources(master="local[1]"),
     )
