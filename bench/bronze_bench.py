@@ -50,7 +50,7 @@ def _kafka(prefix: str) -> Any:
 def _produce(events: int, broker: Any, kafka: Any, seed: int = 17) -> None:
     from confluent_kafka import Producer
 
-    from wikistream.generator import FaultRates, generate
+    from local_runtime.generator import FaultRates, generate
 
     broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
     producer = Producer(
@@ -167,7 +167,7 @@ def _bronze(spark: Any, options: Dict[str, str], checkpoint: Path) -> Tuple[floa
 def run(events: int = 1_000_000, work_dir: Optional[Path] = None) -> Dict[str, Any]:
     """Measure bronze and the baseline on ``events`` generated events; return the numbers."""
     from local_runtime.broker import LocalBroker
-    from local_runtime.submit import JOB_SERVER_MODULES, start_session
+    from local_runtime.submit import ALL_JOBS, start_session
     from spark_jobs.bronze.source import kafka_options
     from spark_jobs.create_tables import create_missing
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
@@ -181,9 +181,7 @@ def run(events: int = 1_000_000, work_dir: Optional[Path] = None) -> Dict[str, A
         _produce(WARMUP_EVENTS, broker, warmup_kafka, seed=18)
         measured = kafka_options(measured_kafka, broker.bootstrap, per_trigger)
         warmup = kafka_options(warmup_kafka, broker.bootstrap, per_trigger)
-        spark = start_session(
-            "wikistream-bronze-bench", root / "warehouse", modules=(*JOB_SERVER_MODULES, "bronze_stream")
-        )
+        spark = start_session("wikistream-bronze-bench", root / "warehouse", jobs=ALL_JOBS)
         # Bronze is a long-running job: measure both sides warm (classes loaded, generated
         # code compiled by the JIT), each warmed by running itself on other events first.
         create_missing(spark, (RAW_EVENTS, DEAD_LETTERS))
@@ -254,7 +252,7 @@ def run_history(histories: Sequence[int] = (1_000_000, 10_000_000), batch: int =
 
     from bench.cycle_bench import RATE_PER_S, synthetic_bronze
     from local_runtime.broker import LocalBroker
-    from local_runtime.submit import JOB_SERVER_MODULES, start_session
+    from local_runtime.submit import ALL_JOBS, start_session
     from spark_jobs.bronze.source import kafka_options
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from spark_jobs.create_tables import create_missing
@@ -266,9 +264,7 @@ def run_history(histories: Sequence[int] = (1_000_000, 10_000_000), batch: int =
     broker = LocalBroker(log_path=root / "broker.log", data_dir=root / "kafka").start()
     results = []
     try:
-        spark = start_session(
-            "wikistream-bronze-history", root / "warehouse", modules=(*JOB_SERVER_MODULES, "bronze_stream")
-        )
+        spark = start_session("wikistream-bronze-history", root / "warehouse", jobs=ALL_JOBS)
         # History ends now: bronze dead-letters events older than the late bound
         # (pipeline.late_event_bound_hours) by their Kafka timestamp, which is now.
         history_end = datetime.now(timezone.utc)
@@ -331,7 +327,7 @@ def _produce_at(events: int, broker: Any, kafka: Any, start: Any, seed: int) -> 
     """``events`` generated events from ``start`` (no faults) into ``kafka.topic``."""
     from confluent_kafka import Producer
 
-    from wikistream.generator import generate
+    from local_runtime.generator import generate
 
     broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
     producer = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 50})

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, Optional, Sequence
 
-from wikistream.generator import FaultRates, write_ndjson
+from local_runtime.generator import FaultRates, write_ndjson
 
 #: Fault mix of the "with faults" run: every fault, at rates a bad day could show.
 DEFAULT_FAULTS = (

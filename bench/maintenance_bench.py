@@ -38,7 +38,7 @@ def _counts(spark: Any) -> Dict[str, int]:
 
 def run(batches: int = 200) -> Dict[str, Any]:
     """Fragment, maintain, measure; the throw-away lakehouse is deleted afterwards."""
-    from bench.maintenance_scenario import append_batch
+    from local_runtime.kit.maintenance_scenario import append_batch
     from local_runtime.submit import LocalResources, start_session
     from spark_jobs import maintenance
     from spark_jobs.cli import parse_job_args

@@ -1,6 +1,6 @@
 """Producer throughput to the local Kafka broker, on one core of the Python loop.
 
-Two measurements on real-sized generated events (``wikistream.generator``, ~1 KB):
+Two measurements on real-sized generated events (``local_runtime.generator``, ~1 KB):
 
 * ``sink``: validation (the contract + allow-list) + Kafka sink, no HTTP — the path
   every event takes after the SSE parser, timed until the last delivery report;
@@ -88,7 +88,7 @@ def _http_path(bootstrap: str, path: Path, tmp: Path, topic: str, dlq: str, n: i
 def run(events: int = 200_000) -> Dict[str, Any]:
     """Measure both paths on ``events`` generated events; return the numbers."""
     from local_runtime.broker import LocalBroker
-    from wikistream.generator import FaultRates, write_ndjson
+    from local_runtime.generator import FaultRates, write_ndjson
 
     with tempfile.TemporaryDirectory(prefix="producer-bench-") as tmp_name:
         tmp = Path(tmp_name)

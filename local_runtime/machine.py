@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Optional
 
+from local_runtime.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
 from local_runtime.sfn_local import JobHandler, local_emr_serverless
-from stacks.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
 
 #: How often the driver looks at the executions (moto runs them on its own threads).
 POLL_S = 0.5

@@ -41,7 +41,7 @@ PREWARM_TIMEOUT_S = 300.0
 
 def seed_rows(count: int, seed: int, topic: str, partitions: int, now: datetime) -> list[tuple[Any, ...]]:
     """``count`` generated events as Kafka source rows, their event times ending at ``now``."""
-    from wikistream.generator import generate
+    from local_runtime.generator import generate
 
     start = now - timedelta(seconds=count / SEED_RATE_PER_S)
     records = generate(count, seed=seed, start=start, rate_per_s=SEED_RATE_PER_S)

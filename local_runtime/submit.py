@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from local_runtime.jars import bundle_jars
-from spark_jobs.launch import HadoopCatalog, job_bundles, launch_properties, submit_parameters
+from spark_jobs.launch import HadoopCatalog, launch_properties, submit_parameters
+from spark_jobs.registry import BRONZE_STREAM, JOBS, Job, cycle_jobs, job_bundles
 from wikistream.config import SPARK_CATALOG
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,8 +41,10 @@ SUBMIT_ENV = "PYSPARK_SUBMIT_ARGS"
 #: jobs.) The cost: metaspace for up to 1,000 small generated classes.
 CODEGEN_CACHE_ENTRIES = 1000
 _WAREHOUSE_KEY = f"spark.sql.catalog.{SPARK_CATALOG}.warehouse"
-#: The job server hosts every cycle job; its JVM gets the union of their bundles.
-JOB_SERVER_MODULES = ("create_tables", "dq_gate", "silver_batch", "gold_batch")
+#: The job server hosts every job of the cycle; its JVM gets the union of their bundles.
+JOB_SERVER_JOBS: tuple[Job, ...] = cycle_jobs()
+#: Every job the tests and benches run in one session (the cycle's and bronze).
+ALL_JOBS: tuple[Job, ...] = (*JOB_SERVER_JOBS, BRONZE_STREAM)
 
 
 @dataclass(frozen=True)
@@ -70,25 +73,25 @@ def local_properties(warehouse: Path, resources: LocalResources = LocalResources
     }
 
 
-def local_jars(modules: Sequence[str], dq_engine: str) -> List[str]:
-    """Jar paths for the union of ``modules``' bundles, resolved from the manifest."""
+def local_jars(jobs: Sequence[Job], dq_engine: str) -> List[str]:
+    """Jar paths for the union of ``jobs``' bundles, resolved from the manifest."""
     bundles: List[str] = []
-    for module in modules:
-        for bundle in job_bundles(module, dq_engine=dq_engine, on_emr=False):
+    for job in jobs:
+        for bundle in job_bundles(job, dq_engine=dq_engine, on_emr=False):
             if bundle not in bundles:
                 bundles.append(bundle)
     return [str(jar) for bundle in bundles for jar in bundle_jars(bundle)]
 
 
 def submit_args(
-    modules: Sequence[str],
+    jobs: Sequence[Job],
     warehouse: Path,
     *,
     dq_engine: str = "spark",
     resources: LocalResources = LocalResources(),
 ) -> str:
-    """``PYSPARK_SUBMIT_ARGS`` for a JVM hosting ``modules`` (ends with ``pyspark-shell``)."""
-    params = submit_parameters(local_properties(warehouse, resources), local_jars(modules, dq_engine))
+    """``PYSPARK_SUBMIT_ARGS`` for a JVM hosting ``jobs`` (ends with ``pyspark-shell``)."""
+    params = submit_parameters(local_properties(warehouse, resources), local_jars(jobs, dq_engine))
     return f"{params} pyspark-shell"
 
 
@@ -96,7 +99,7 @@ def start_session(
     app_name: str,
     warehouse: Path,
     *,
-    modules: Sequence[str] = JOB_SERVER_MODULES,
+    jobs: Sequence[Job] = JOB_SERVER_JOBS,
     dq_engine: str = "spark",
     resources: LocalResources = LocalResources(),
 ) -> SparkSession:
@@ -108,7 +111,7 @@ def start_session(
     """
     from spark_jobs.session import get_session
 
-    os.environ[SUBMIT_ENV] = submit_args(modules, warehouse, dq_engine=dq_engine, resources=resources)
+    os.environ[SUBMIT_ENV] = submit_args(jobs, warehouse, dq_engine=dq_engine, resources=resources)
     session = get_session(app_name)
     key, uri = _WAREHOUSE_KEY, Path(warehouse).resolve().as_uri()
     if session.conf.get(key, None) != uri:
@@ -118,7 +121,7 @@ def start_session(
 
 
 def job_env(
-    module: str,
+    job: Job,
     warehouse: Path,
     *,
     dq_engine: str = "spark",
@@ -127,7 +130,7 @@ def job_env(
 ) -> Dict[str, str]:
     """Environment for a job in its own process (``python -m local_runtime.submit ...``)."""
     env = dict(os.environ if base is None else base)
-    env[SUBMIT_ENV] = submit_args([module], warehouse, dq_engine=dq_engine, resources=resources)
+    env[SUBMIT_ENV] = submit_args([job], warehouse, dq_engine=dq_engine, resources=resources)
     return env
 
 
@@ -149,8 +152,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         data_dir = Path(".wikistream")
         if "--data-dir" in job_argv:
             data_dir = Path(job_argv[job_argv.index("--data-dir") + 1])
-        short = module.rsplit(".", 1)[-1]
-        os.environ[SUBMIT_ENV] = submit_args([short], data_dir / "warehouse")
+        job = JOBS[module.rsplit(".", 1)[-1]]
+        os.environ[SUBMIT_ENV] = submit_args([job], data_dir / "warehouse")
     sys.argv = [module, *job_argv]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
     return 0

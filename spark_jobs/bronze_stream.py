@@ -15,19 +15,24 @@ Its jars (``kafka-source`` bundle, plus ``msk-iam`` on EMR) are put on the class
 the launcher from the declaration in :mod:`spark_jobs.launch`; a missing topic or an
 unreachable broker fails before the stream starts (:func:`~spark_jobs.bronze.source.preflight`).
 
-On EMR Serverless the state machine / restart Lambda (not this module) starts it as::
+On EMR Serverless the restart Lambda (``lambdas/bronze_restart``; not this module) starts
+the always-on stream, with what ``stacks/constructs/restart_lambda.py`` renders from the
+job registry (:data:`spark_jobs.registry.BRONZE_STREAM`)::
 
     StartJobRun(
-        applicationId=..., executionRoleArn=..., name="wikistream-bronze",
+        applicationId=..., executionRoleArn=..., name="bronze_stream",
         mode="STREAMING",                                   # long-running, no timeout
         retryPolicy={"maxFailedAttemptsPerHour": config.emr.bronze_max_failed_attempts_per_hour},
         jobDriver={"sparkSubmit": {
             "entryPoint": "s3://<artifacts>/spark_jobs/bronze_stream.py",
-            "entryPointArguments": ["--env", ENV, "--target", "emr",
+            "entryPointArguments": ["--env", ENV, "--run-id", "stream", "--target", "emr",
                 "--table-bucket-arn", ARN, "--region", REGION,
                 "--bootstrap", MSK_IAM_BOOTSTRAP_BROKERS,
                 "--checkpoint", "s3://<artifacts>/checkpoints/bronze"],
-            "sparkSubmitParameters": spark_jobs.launch.submit_parameters(...)}})
+            "sparkSubmitParameters": EmrServerless.submit_parameters_for(BRONZE_STREAM)}})
+
+In ``pipeline.bronze_mode = "per_cycle"`` (dev) the state machine's ``BronzeIngest`` state
+runs it instead, as a batch job run with the same arguments plus ``--available-now``.
 
 Retries restart from the checkpoint, which is what makes them safe. Arguments: the
 common ones (:mod:`spark_jobs.cli`) plus ``--checkpoint``, ``--trigger-seconds``
@@ -48,6 +53,8 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Optional, Sequence
 
+from spark_jobs.registry import BRONZE_STREAM
+
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
@@ -58,7 +65,7 @@ CRASH_ENV = "WIKISTREAM_BRONZE_CRASH_AT"
 
 def build_parser() -> argparse.ArgumentParser:
     """The bronze-specific arguments (the common ones are added by ``parse_job_args``)."""
-    p = argparse.ArgumentParser(prog="bronze_stream")
+    p = argparse.ArgumentParser(prog=BRONZE_STREAM.name)
     p.add_argument("--checkpoint", default=None, help="default (local): <data-dir>/checkpoints/bronze")
     p.add_argument("--trigger-seconds", type=int, default=None)
     p.add_argument("--bootstrap", default=None, help="Kafka bootstrap servers (required)")
@@ -98,7 +105,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from wikistream.events import TimeBounds
 
     parser = build_parser()
-    args = parse_job_args("bronze_stream", argv, parser)
+    args = parse_job_args(BRONZE_STREAM.name, argv, parser)
     # parse_job_args added the common arguments to ``parser``; this reads ours.
     ns = parser.parse_known_args(argv)[0]
     config = args.config

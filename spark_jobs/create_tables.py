@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
+from spark_jobs.registry import CREATE_TABLES
 from wikistream.catalogue import NAMESPACES, TABLES, TableSpec
 from wikistream.config import SPARK_CATALOG
 
@@ -59,7 +60,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point for EMR Serverless: ``create_tables.py --env ENV --table-bucket-arn ARN --region R``."""
     from spark_jobs.cli import parse_job_args, session_for
 
-    args = parse_job_args("create_tables", argv)
+    args = parse_job_args(CREATE_TABLES.name, argv)
     spark = session_for(args, "wikistream-create-tables")
     created = create_missing(spark)
     print(f"created {len(created)} table(s): {', '.join(created) or '-'}")

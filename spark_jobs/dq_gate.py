@@ -32,6 +32,7 @@ from spark_jobs.dq.checks import LAYERS, suite_for
 from spark_jobs.dq.engine import ENGINES, DqEngine, engine_for
 from spark_jobs.dq.evaluate import GateResult, evaluate
 from spark_jobs.dq.window import Window, build_window, gate_job
+from spark_jobs.registry import DQ_GATE
 from wikistream import metrics as m
 from wikistream.catalogue import RAW_EVENTS
 
@@ -59,8 +60,8 @@ class GateArgs:
 
 def parse_args(argv: Optional[Sequence[str]] = None) -> GateArgs:
     """Common job arguments plus ``--layer`` and ``--engine``."""
-    job = parse_job_args("dq_gate", argv)
-    p = argparse.ArgumentParser(prog="dq_gate")
+    job = parse_job_args(DQ_GATE.name, argv)
+    p = argparse.ArgumentParser(prog=DQ_GATE.name)
     p.add_argument("--layer", choices=LAYERS, required=True)
     p.add_argument("--engine", choices=ENGINES, default=None)
     ns = p.parse_args(job.extra)

@@ -22,7 +22,8 @@ import time
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from spark_jobs.ledger import RunRecord, current_snapshot_id, execute_recorded, last_successful
-from spark_jobs.silver.lineage import GOLD_JOB, MODE_BACKFILL, MODE_INCREMENTAL, parse_backfill
+from spark_jobs.registry import GOLD_BATCH
+from spark_jobs.silver.lineage import MODE_BACKFILL, MODE_INCREMENTAL, parse_backfill
 from wikistream.catalogue import DAILY_SUMMARY, HOURLY_STATS, RISK_SCORES, SILVER_EVENTS, TableSpec
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from spark_jobs.cli import JobArgs
     from spark_jobs.gold.scope import Scope
     from wikistream.metrics import MetricsSink
+
+GOLD_JOB = GOLD_BATCH.name
 
 #: Silver columns gold needs (column pruning keeps the day read cheap).
 GOLD_INPUT_COLUMNS = (

@@ -15,7 +15,8 @@ What differs between the two is named here, with why: the catalog implementation
 (S3 Tables' Iceberg REST endpoint vs. a Hadoop catalog in a local directory), where the
 Iceberg runtime comes from (EMR's image ships it; locally the ``iceberg`` bundle of the
 manifest, same version), and the MSK IAM client (only MSK needs IAM auth). Jars beyond
-EMR's image come from the JVM manifest ``jvm/pom.xml`` in bundles (one folder each).
+EMR's image come from the JVM manifest ``jvm/pom.xml`` in bundles (one folder each);
+which job needs which bundle is declared with the job in :mod:`spark_jobs.registry`.
 
 Python 3.9-compatible (shipped to EMR).
 """
@@ -119,34 +120,6 @@ def launch_properties(catalog: Catalog) -> Dict[str, str]:
         "spark.sql.iceberg.handle-timestamp-without-timezone": "false",
         **catalog_properties(catalog),
     }
-
-
-@dataclass(frozen=True)
-class JobLaunch:
-    """What one job's JVM needs beyond the common properties: extra jar bundles."""
-
-    bundles: Tuple[str, ...] = ()
-
-
-#: Extra bundles per job module (beyond Iceberg). Bronze reads Kafka; a DQ gate that runs
-#: the ``deequ`` engine needs Deequ (added by :func:`job_bundles` from config).
-JOB_LAUNCHES: Mapping[str, JobLaunch] = {
-    "bronze_stream": JobLaunch(bundles=(KAFKA_SOURCE, MSK_IAM)),
-}
-
-
-def job_bundles(module: str, *, dq_engine: str, on_emr: bool) -> Tuple[str, ...]:
-    """The jar bundles job ``module`` is launched with, on EMR or locally (pure).
-
-    Locally the Iceberg runtime comes from the manifest and MSK IAM is not needed
-    (the local broker is plaintext); on EMR the image ships Iceberg.
-    """
-    bundles: List[str] = list(JOB_LAUNCHES.get(module, JobLaunch()).bundles)
-    if module == "dq_gate" and dq_engine == "deequ":
-        bundles.append(DEEQU)
-    if on_emr:
-        return tuple(bundles)
-    return (ICEBERG, *(b for b in bundles if b != MSK_IAM))
 
 
 def submit_parameters(

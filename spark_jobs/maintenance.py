@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
+from spark_jobs.registry import MAINTENANCE
 from wikistream.catalogue import BY_IDENTIFIER, TABLES
 from wikistream.config import SPARK_CATALOG, LakehouseConfig
 
@@ -58,7 +59,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LOG = logging.getLogger("wikistream.maintenance")
 
-MAINTENANCE_JOB = "maintenance"
+MAINTENANCE_JOB = MAINTENANCE.name
 
 COMPACT = "rewrite_data_files"
 POSITION_DELETES = "rewrite_position_delete_files"

@@ -34,6 +34,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from spark_jobs.registry import GOLD_BATCH, ROLLBACK, SILVER_BATCH
 from wikistream.catalogue import (
     BY_IDENTIFIER,
     DAILY_SUMMARY,
@@ -49,9 +50,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from spark_jobs.cli import JobArgs
 
-ROLLBACK_JOB = "rollback"
-SILVER_JOB = "silver_batch"
-GOLD_JOB = "gold_batch"
+ROLLBACK_JOB = ROLLBACK.name
+SILVER_JOB = SILVER_BATCH.name
+GOLD_JOB = GOLD_BATCH.name
 #: The tables each promoted job writes (the ledger's output_table says the same; this is
 #: the fallback for runs that failed before filling it).
 JOB_TABLES: Mapping[str, Tuple[str, ...]] = {

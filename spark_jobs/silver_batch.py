@@ -24,6 +24,7 @@ from spark_jobs.ledger import (
     read_appended,
     succeeded_run,
 )
+from spark_jobs.registry import gate_ledger_name
 from spark_jobs.silver.lineage import (
     MODE_BACKFILL,
     MODE_INCREMENTAL,
@@ -34,7 +35,7 @@ from spark_jobs.silver.lineage import (
 from wikistream.catalogue import RAW_EVENTS, SILVER_EVENTS
 
 #: The ledger job name of the bronze gate (spark_jobs/dq_gate.py records ``dq_gate_<layer>``).
-BRONZE_GATE_JOB = "dq_gate_bronze"
+BRONZE_GATE_JOB = gate_ledger_name("bronze")
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession

@@ -16,7 +16,7 @@ def spark_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def spark(spark_warehouse: Path) -> Iterator[object]:
-    from local_runtime.submit import JOB_SERVER_MODULES, LocalResources, start_session
+    from local_runtime.submit import ALL_JOBS, LocalResources, start_session
 
     # Launched as the local job server is, plus the Kafka source for the bronze tests and
     # the Deequ jar, so the `deequ` DQ engine runs for real (a fresh machine gets it from
@@ -24,7 +24,7 @@ def spark(spark_warehouse: Path) -> Iterator[object]:
     session = start_session(
         "wikistream-tests",
         spark_warehouse,
-        modules=(*JOB_SERVER_MODULES, "bronze_stream"),
+        jobs=ALL_JOBS,
         dq_engine="deequ",
         resources=LocalResources(shuffle_partitions=2, driver_memory="2g"),
     )

@@ -1,9 +1,10 @@
 """The Wikimedia ``mediawiki/recentchange`` event model (schema 1.0.x) and its contract.
 
-The contract is declared once, as data (:data:`CONTRACT`). The producer validates raw
-events against it in plain Python (:func:`contract_violation`); the bronze Spark job
-builds its explicit read schema and its rule columns from the same declaration, so the
-two can never disagree about what is valid.
+The contract is declared once, as data (:data:`CONTRACT`). :func:`contract_violation` and
+:func:`parse_and_check` are its reference reading in plain Python; the producer compiles
+the same declaration into a faster check (``producer/validation.py``: ``check_payload``,
+which tests hold equal to :func:`parse_and_check`), and the bronze Spark job builds its
+explicit read schema and its rule columns from it, so none can disagree about what is valid.
 
 Real-stream facts the contract honours: ``categorize`` events carry no ``length`` or
 ``revision``; ``log`` events can lack ``id``; new pages have only ``length.new``;

@@ -221,7 +221,7 @@ class Console:
         try:
             mtime = self.template_path.stat().st_mtime
             if mtime != self._template_mtime:
-                from stacks.asl import definition_for_local
+                from local_runtime.asl import definition_for_local
 
                 template = json.loads(self.template_path.read_text())
                 self._widgets = model.dashboard_widgets(template)

@@ -143,7 +143,8 @@ def prepare_batch(
 
 
 def fast_events(prepared: DataFrame) -> DataFrame:
-    """The certainly-valid rows of a :func:`prepare_batch` frame, in :func:`classify`'s shape."""
+    """The certainly-valid rows of a :func:`prepare_batch` frame, shaped as
+    :func:`classify_suspects` shapes the rest (``_kind``, ``failed_rule``, ``_source``, ...)."""
     return (
         prepared.where(F.col(FAST_COLUMN))
         .drop(FAST_COLUMN)
@@ -159,27 +160,13 @@ def classify_suspects(
 ) -> DataFrame:
     """The other rows of a :func:`prepare_batch` frame, classified by the full rules.
 
-    Same columns as :func:`fast_events`; the union of both equals :func:`classify` of the
-    batch. Only these (a few percent) pay for the ~40 ordered rule expressions.
+    Same columns as :func:`fast_events`; the union of both is the whole batch, each row
+    classified. Only these (a few percent) pay for the ~40 ordered rule expressions.
     """
     suspects = prepared.where(~F.col(FAST_COLUMN)).drop(
         FAST_COLUMN, EVENT_COLUMN, "event_time", "event_time_source"
     )
     return with_kind(with_contract(suspects, max_bytes), dlq_topic, bounds)
-
-
-def classify(
-    df: DataFrame, dlq_topic: str, max_bytes: int, bounds: TimeBounds = DEFAULT_TIME_BOUNDS
-) -> DataFrame:
-    """One micro-batch: parse, check the contract, tag each row's kind (persists nothing).
-
-    Adds ``_kind`` (event / dead_letter), ``failed_rule``, ``_source``, ``_event`` (typed
-    struct), ``_envelope`` (DLQ rows), ``event_time`` and ``ingest_time``. For callers
-    without a cache; the writer persists :func:`prepare_batch` and takes the union of
-    :func:`fast_events` and :func:`classify_suspects`, which gives the same rows.
-    """
-    checked = with_kafka_text(df).transform(lambda d: with_contract(d, max_bytes))
-    return with_kind(checked.withColumn("ingest_time", F.current_timestamp()), dlq_topic, bounds)
 
 
 def with_kind(checked: DataFrame, dlq_topic: str, bounds: TimeBounds = DEFAULT_TIME_BOUNDS) -> DataFrame:

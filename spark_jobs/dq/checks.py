@@ -32,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
+from spark_jobs.registry import gate_ledger_name
 from wikistream.catalogue import (
     DAILY_SUMMARY,
     DEAD_LETTERS,
@@ -350,7 +351,7 @@ def gold_suite(dq: DqConfig) -> Tuple[Check, ...]:
             (),
             ERROR,
             max_value=0,
-            params={"gates": ("dq_gate_bronze", "dq_gate_silver")},
+            params={"gates": (gate_ledger_name("bronze"), gate_ledger_name("silver"))},
         ),
         _row_count("gold", h),
         *_completeness("gold", h),

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from spark_jobs import ledger
 from spark_jobs.dq.stats import FileStats, window_file_stats
+from spark_jobs.registry import GOLD_BATCH, SILVER_BATCH, gate_ledger_name
 from wikistream.catalogue import (
     DAILY_SUMMARY,
     DEAD_LETTERS,
@@ -44,13 +45,13 @@ from wikistream.catalogue import (
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
-SILVER_JOB = "silver_batch"
-GOLD_JOB = "gold_batch"
+SILVER_JOB = SILVER_BATCH.name
+GOLD_JOB = GOLD_BATCH.name
 
 
 def gate_job(layer: str) -> str:
     """Ledger job name of a gate, e.g. ``dq_gate_bronze``."""
-    return f"dq_gate_{layer}"
+    return gate_ledger_name(layer)
 
 
 @dataclass

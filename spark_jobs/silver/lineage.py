@@ -17,10 +17,11 @@ import argparse
 from datetime import date, datetime, timezone
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from spark_jobs.registry import SILVER_BATCH
+
 Hour = Tuple[date, int]
 
-SILVER_JOB = "silver_batch"
-GOLD_JOB = "gold_batch"
+SILVER_JOB = SILVER_BATCH.name
 MODE_INCREMENTAL = "incremental"
 MODE_BACKFILL = "backfill"
 

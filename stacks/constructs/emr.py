@@ -15,13 +15,9 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from spark_jobs.launch import (
-    EMR_ICEBERG_JAR,
-    S3TablesCatalog,
-    job_bundles,
-    launch_properties,
-    submit_parameters,
-)
+from spark_jobs.launch import EMR_ICEBERG_JAR, S3TablesCatalog, launch_properties, submit_parameters
+from spark_jobs.registry import Job, job_bundles
+from spark_jobs.registry import bronze_arguments as bronze_job_arguments
 from stacks.constructs.defaults import log_group
 from stacks.constructs.lakehouse import (
     CHECKPOINTS_PREFIX,
@@ -169,11 +165,11 @@ class EmrServerless(Construct):
         )
         return role
 
-    def submit_parameters_for(self, module: str) -> str:
-        """``sparkSubmitParameters`` of job ``module``: the declared launch properties for S3
+    def submit_parameters_for(self, job: Job) -> str:
+        """``sparkSubmitParameters`` of ``job``: the declared launch properties for S3
         Tables, EMR's Iceberg runtime plus the job's bundles as deployed, and resources."""
         lakehouse = self._lakehouse
-        bundles = job_bundles(module, dq_engine=self._config.dq.engine, on_emr=True)
+        bundles = job_bundles(job, dq_engine=self._config.dq.engine, on_emr=True)
         jars = [EMR_ICEBERG_JAR, *(uri for b in bundles for uri in lakehouse.jar_uris[b])]
         properties = {
             **launch_properties(S3TablesCatalog(lakehouse.table_bucket_arn, Aws.REGION)),
@@ -214,12 +210,9 @@ class EmrServerless(Construct):
 BRONZE_CHECKPOINT = f"{CHECKPOINTS_PREFIX}bronze"
 
 
-def bronze_arguments(bootstrap_brokers: str, artifacts_bucket: str) -> Tuple[str, str, str, str]:
+def bronze_arguments(bootstrap_brokers: str, artifacts_bucket: str) -> Tuple[str, ...]:
     """The bronze-only job arguments on EMR: MSK bootstrap string and S3 checkpoint."""
-    return (
-        "--bootstrap", bootstrap_brokers,
-        "--checkpoint", f"s3://{artifacts_bucket}/{BRONZE_CHECKPOINT}",
-    )  # fmt: skip
+    return bronze_job_arguments(bootstrap_brokers, f"s3://{artifacts_bucket}/{BRONZE_CHECKPOINT}")
 
 
 @dataclass(frozen=True)

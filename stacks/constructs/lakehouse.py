@@ -30,8 +30,22 @@ LOGS_PREFIX = "logs/"
 #: Where `make setup` resolves the JVM manifest (jvm/pom.xml): one folder per bundle.
 JAR_CACHE = REPO_ROOT / ".cache" / "jars"
 
-#: The --py-files zip: the two packages the jobs import, nothing else.
-_PY_FILES_EXCLUDES = ["*", "!spark_jobs/**", "!wikistream/**", "**/__pycache__", "**/*.pyc"]
+#: The --py-files zip: the two packages the jobs import, nothing else (the named queries
+#: are Athena's and the local inspect CLI's, not a job's). Glob matching needs the
+#: directories re-included by name before their contents, and ``*`` does not match dot
+#: files: without ``.*`` and ``!spark_jobs`` the zip held only the repository's dot
+#: files (tests/infra/test_packaging.py reads what is staged).
+_PY_FILES_EXCLUDES = [
+    "*",
+    ".*",
+    "!spark_jobs",
+    "!spark_jobs/**",
+    "!wikistream",
+    "!wikistream/**",
+    "wikistream/queries.py",
+    "**/__pycache__",
+    "**/*.pyc",
+]
 
 
 class Lakehouse(Construct):

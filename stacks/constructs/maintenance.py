@@ -30,11 +30,11 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from spark_jobs.registry import MAINTENANCE, emr_arguments
 from stacks.constructs.emr import EmrServerless, monitoring_overrides
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
 from wikistream.config import ConfigError, PlatformConfig
 
-MAINTENANCE_MODULE = "maintenance"
 #: Fixed run id: the ledger shows every scheduled run under one id (and the job is idempotent).
 MAINTENANCE_RUN_ID = "scheduled-maintenance"
 #: Job-run name prefix; the failure rule matches on it.
@@ -90,13 +90,14 @@ class TableMaintenance(Construct):
         self, expression: str, emr: EmrServerless, lakehouse: Lakehouse
     ) -> scheduler.Schedule:
         artifacts = lakehouse.artifacts.bucket_name
-        args = [
-            "--env", self._config.env,
-            "--run-id", MAINTENANCE_RUN_ID,
-            "--target", "emr",
-            "--table-bucket-arn", lakehouse.table_bucket_arn,
-            "--region", Aws.REGION,
-        ]  # fmt: skip
+        args = list(
+            emr_arguments(
+                env=self._config.env,
+                run_id=MAINTENANCE_RUN_ID,
+                table_bucket_arn=lakehouse.table_bucket_arn,
+                region=Aws.REGION,
+            )
+        )
         # StartJobRun request in the SDK's PascalCase member names (as for Step Functions'
         # aws-sdk integrations); ApplicationId is the URI parameter of the REST call.
         request = {
@@ -108,9 +109,9 @@ class TableMaintenance(Construct):
             "ExecutionTimeoutMinutes": self._config.emr.job_timeout_minutes,
             "JobDriver": {
                 "SparkSubmit": {
-                    "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{MAINTENANCE_MODULE}.py",
+                    "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{MAINTENANCE.entry_point}",
                     "EntryPointArguments": args,
-                    "SparkSubmitParameters": emr.submit_parameters_for(MAINTENANCE_MODULE),
+                    "SparkSubmitParameters": emr.submit_parameters_for(MAINTENANCE),
                 }
             },
             "ConfigurationOverrides": {
@@ -181,4 +182,4 @@ class TableMaintenance(Construct):
         return alarm
 
 
-__all__ = ["MAINTENANCE_JOB_NAME", "MAINTENANCE_MODULE", "MAINTENANCE_RUN_ID", "TableMaintenance"]
+__all__ = ["MAINTENANCE_JOB_NAME", "MAINTENANCE_RUN_ID", "TableMaintenance"]

@@ -13,13 +13,14 @@ then runs as a batch (``bronze_stream --available-now``: everything Kafka holds 
 checkpoint, then stop) at the start of every cycle instead of as an always-on stream;
 otherwise the definition is identical in every environment.
 
-The state names and job module names are a contract with the local runner, which executes
-this very definition (see ``stacks/asl.py``).
+The cycle's order, its jobs and their arguments are declared in :mod:`spark_jobs.registry`
+(:data:`~spark_jobs.registry.CYCLE`); this construct renders them. The local runner executes
+this very definition (see ``local_runtime/asl.py``) and runs each job state's job by the
+entry point it names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack
@@ -30,6 +31,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from spark_jobs.registry import RUN_ID_OF_EXECUTION, Step, cycle_steps, emr_arguments
 from stacks.constructs.defaults import log_group, removal_policy
 from stacks.constructs.emr import (
     EmrServerless,
@@ -39,7 +41,7 @@ from stacks.constructs.emr import (
 from stacks.constructs.lakehouse import SPARK_JOBS_PREFIX, Lakehouse
 from stacks.constructs.streaming import Streaming
 from wikistream import metrics
-from wikistream.config import METRICS_NAMESPACE, ConfigError, PlatformConfig
+from wikistream.config import METRICS_NAMESPACE, PlatformConfig
 
 #: EMR API errors worth retrying. A failed job run (including a failing DQ gate) surfaces
 #: as States.TaskFailed and is NOT in this list. Both spellings of the service prefix are
@@ -67,45 +69,6 @@ def result_path_for(state: str) -> str:
     return f"$.results.{state}"
 
 
-@dataclass(frozen=True)
-class Step:
-    """One EMR job state of the cycle: state name, job module, extra job arguments."""
-
-    state: str
-    module: str
-    args: Tuple[str, ...] = ()
-    kind: str = "job"
-
-
-#: The cycle, in order (state name -> spark_jobs/<module>.py).
-STEPS: Tuple[Step, ...] = (
-    Step("CreateTables", "create_tables"),
-    Step("BronzeGate", "dq_gate", ("--layer", "bronze"), "DQ gate"),
-    Step("Silver", "silver_batch"),
-    Step("SilverGate", "dq_gate", ("--layer", "silver"), "DQ gate"),
-    Step("Gold", "gold_batch"),
-    Step("GoldGate", "dq_gate", ("--layer", "gold"), "DQ gate"),
-)
-
-#: ``pipeline.bronze_mode`` values: always-on stream vs. one bounded run per cycle.
-BRONZE_MODES: Tuple[str, ...] = ("streaming", "per_cycle")
-BRONZE_INGEST_STATE = "BronzeIngest"
-
-
-def cycle_steps(bronze_mode: str, bronze_args: Sequence[str]) -> Tuple[Step, ...]:
-    """The job states of one cycle; "per_cycle" puts BronzeIngest first, nothing else changes."""
-    if bronze_mode not in BRONZE_MODES:
-        raise ConfigError(f"pipeline.bronze_mode must be one of {BRONZE_MODES}, got {bronze_mode!r}")
-    if bronze_mode == "streaming":
-        return STEPS
-    ingest = Step(
-        BRONZE_INGEST_STATE,
-        "bronze_stream",
-        (*bronze_args, "--available-now"),
-    )
-    return (ingest, *STEPS)
-
-
 def _quote(value: str) -> str:
     """A literal argument of an ASL intrinsic function (single-quoted, escaped)."""
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
@@ -115,7 +78,7 @@ def entry_point_arguments(common: Sequence[str], extra: Sequence[str]) -> str:
     """``States.Array(...)`` with the cycle's run id (``$$.Execution.Name``) spliced in."""
     parts: List[str] = []
     for arg in common:
-        parts.append("$$.Execution.Name" if arg == "$RUN_ID" else _quote(arg))
+        parts.append("$$.Execution.Name" if arg == RUN_ID_OF_EXECUTION else _quote(arg))
     parts.extend(_quote(a) for a in extra)
     return f"States.Array({', '.join(parts)})"
 
@@ -257,13 +220,12 @@ class Pipeline(Construct):
 
     def _job_state(self, step: Step, alert: sfn.IChainable) -> sfn.CustomState:
         artifacts = self._lakehouse.artifacts.bucket_name
-        common = [
-            "--env", self._config.env,
-            "--run-id", "$RUN_ID",
-            "--target", "emr",
-            "--table-bucket-arn", self._lakehouse.table_bucket_arn,
-            "--region", Aws.REGION,
-        ]  # fmt: skip
+        common = emr_arguments(
+            env=self._config.env,
+            run_id=RUN_ID_OF_EXECUTION,
+            table_bucket_arn=self._lakehouse.table_bucket_arn,
+            region=Aws.REGION,
+        )
         timeout_minutes = self._config.emr.job_timeout_minutes
         state = sfn.CustomState(
             self,
@@ -274,13 +236,13 @@ class Pipeline(Construct):
                 "Parameters": {
                     "ApplicationId": self._emr.application_id,
                     "ExecutionRoleArn": self._emr.execution_role.role_arn,
-                    "Name.$": f"States.Format('{step.module}-{{}}', $$.Execution.Name)",
+                    "Name.$": f"States.Format('{step.job.name}-{{}}', $$.Execution.Name)",
                     "ExecutionTimeoutMinutes": timeout_minutes,
                     "JobDriver": {
                         "SparkSubmit": {
-                            "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.module}.py",
+                            "EntryPoint": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{step.job.entry_point}",
                             "EntryPointArguments.$": entry_point_arguments(common, step.args),
-                            "SparkSubmitParameters": self._emr.submit_parameters_for(step.module),
+                            "SparkSubmitParameters": self._emr.submit_parameters_for(step.job),
                         }
                     },
                     "ConfigurationOverrides": {
@@ -437,4 +399,4 @@ class Pipeline(Construct):
         )
 
 
-__all__ = ["BRONZE_INGEST_STATE", "BRONZE_MODES", "STEPS", "Pipeline", "Step", "cycle_steps"]
+__all__ = ["Pipeline"]

@@ -21,12 +21,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 STATE_KEY = "producer/state.json"
 
 #: The Docker build context is the repo root (the Dockerfile copies producer/ and
-#: wikistream/); everything else stays out of the asset so synth stays fast.
+#: wikistream/); everything else stays out of the asset so synth stays fast, and so do
+#: the shared modules the producer does not import (the same list as .dockerignore;
+#: tests/infra/test_packaging.py checks the image holds what the producer imports).
 _IMAGE_EXCLUDES = [
     "*",
     "!producer/**",
     "!wikistream/**",
-    "!requirements.txt",
+    "wikistream/catalogue.py",
+    "wikistream/queries.py",
     "**/__pycache__",
     "**/*.pyc",
 ]

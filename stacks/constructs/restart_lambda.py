@@ -19,6 +19,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from spark_jobs.registry import BRONZE_STREAM, emr_arguments
 from stacks.constructs.defaults import log_group, removal_policy
 from stacks.constructs.emr import (
     EmrServerless,
@@ -33,7 +34,8 @@ from wikistream.config import METRICS_NAMESPACE, PlatformConfig
 LAMBDAS_DIR = Path(__file__).resolve().parents[2] / "lambdas"
 #: AWS publishes the newest Powertools layer ARN here; resolved at deploy time.
 POWERTOOLS_LAYER_PARAMETER = "/aws/service/powertools/python/x86_64/python3.12/latest"
-BRONZE_JOB_NAME = "bronze_stream"
+#: The restart Lambda's runs of bronze share one run id in the ledger.
+BRONZE_RUN_ID = "stream"
 
 
 class BronzeRestart(Construct):
@@ -78,14 +80,15 @@ class BronzeRestart(Construct):
     ) -> lambda_.Function:
         artifacts = lakehouse.artifacts.bucket_name
         args = [
-            "--env", self._config.env,
-            "--run-id", "stream",
-            "--target", "emr",
-            "--table-bucket-arn", lakehouse.table_bucket_arn,
-            "--region", Aws.REGION,
+            *emr_arguments(
+                env=self._config.env,
+                run_id=BRONZE_RUN_ID,
+                table_bucket_arn=lakehouse.table_bucket_arn,
+                region=Aws.REGION,
+            ),
             # Without these bronze_stream refuses to start on EMR (Kafka source + S3 checkpoint).
             *bronze_arguments(self._streaming.bootstrap_brokers, artifacts),
-        ]  # fmt: skip
+        ]
         logs = log_group(self, "Logs", config=self._config)
         # Own role instead of AWSLambdaBasicExecutionRole: write to this log group only.
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
@@ -111,10 +114,10 @@ class BronzeRestart(Construct):
             environment={
                 "APPLICATION_ID": emr.application_id,
                 "EXECUTION_ROLE_ARN": emr.execution_role.role_arn,
-                "BRONZE_JOB_NAME": BRONZE_JOB_NAME,
-                "BRONZE_ENTRY_POINT": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{BRONZE_JOB_NAME}.py",
+                "BRONZE_JOB_NAME": BRONZE_STREAM.name,
+                "BRONZE_ENTRY_POINT": f"s3://{artifacts}/{SPARK_JOBS_PREFIX}{BRONZE_STREAM.entry_point}",
                 "BRONZE_ARGS": _json_with_tokens(args),
-                "SPARK_SUBMIT_PARAMETERS": emr.submit_parameters_for(BRONZE_JOB_NAME),
+                "SPARK_SUBMIT_PARAMETERS": emr.submit_parameters_for(BRONZE_STREAM),
                 "MONITORING_CONFIGURATION": _json_with_tokens(
                     _lower_keys(monitoring_overrides(artifacts, emr.log_group))
                 ),

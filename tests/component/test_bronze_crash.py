@@ -18,7 +18,7 @@ from typing import List
 
 import pytest
 
-from tests.component.bronze_helpers import (
+from local_runtime.kit.bronze import (
     build_input,
     iceberg_table_arrow,
     next_batch_id,

@@ -12,7 +12,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 
-from tests.component.bronze_helpers import KAFKA, build_input, produce_records, source_topics
+from local_runtime.kit.bronze import KAFKA, build_input, produce_records, source_topics
 
 pytestmark = [pytest.mark.spark, pytest.mark.kafka]
 

@@ -1,7 +1,7 @@
 """The `deequ` engine for real, against the `spark` engine, on the whole DQ fault matrix.
 
-Every gate of every cycle (clean, and each fault of bench/dq_matrix.py's MATRIX) is
-measured by both engines on the very same window (:class:`bench.dq_matrix.BothEngines`);
+Every gate of every cycle (clean, and each fault of local_runtime/kit/dq_matrix.py's MATRIX) is
+measured by both engines on the very same window (:class:`local_runtime.kit.dq_matrix.BothEngines`);
 both metric sets go through the one pure ``evaluate``. They must reach the same decision
 for every check and report the same metrics: exactly for counts and shares, and within
 ``FRESHNESS_TOLERANCE_MINUTES`` (0: the same quantile digest over the same microseconds)
@@ -16,7 +16,7 @@ from typing import Any, Optional
 
 import pytest
 
-from bench.dq_matrix import MATRIX, RUN, BothEngines, disagreements, run_cycle
+from local_runtime.kit.dq_matrix import MATRIX, RUN, BothEngines, disagreements, run_cycle
 from spark_jobs.dq import engine_deequ
 from spark_jobs.dq.checks import Check
 from spark_jobs.dq.engine import engine_for

@@ -52,7 +52,9 @@ def _wait_for(out: Path, marker: str, proc: subprocess.Popen[bytes]) -> None:
 
 def _gate_process(tmp_path: Path, *flags: str) -> tuple[subprocess.Popen[bytes], Path]:
     gate = ["--layer", "bronze", "--engine", "deequ", "--env", "local", "--run-id", "exit-test"]
-    return _start(tmp_path, "-m", "bench.dq_gate_process", str(tmp_path / "data"), *flags, "--", *gate)
+    return _start(
+        tmp_path, "-m", "local_runtime.kit.dq_gate_process", str(tmp_path / "data"), *flags, "--", *gate
+    )
 
 
 def test_deequ_gate_job_exits_even_with_a_callback_server_running(tmp_path: Path) -> None:
@@ -79,10 +81,11 @@ def test_the_exit_test_catches_a_job_that_keeps_the_callback_server(tmp_path: Pa
 
 def test_deequ_gate_without_the_jar_fails_fast_with_a_clear_message(tmp_path: Path) -> None:
     from local_runtime.submit import SUBMIT_ENV, submit_args
+    from spark_jobs.registry import DQ_GATE
 
     # Given the job entry point, launched as a `spark` environment's gate (no Deequ bundle)
     # but asked for the deequ engine
-    launch = submit_args(["dq_gate"], tmp_path / "data" / "warehouse", dq_engine="spark")
+    launch = submit_args([DQ_GATE], tmp_path / "data" / "warehouse", dq_engine="spark")
     argv = ["-m", "local_runtime.submit", "spark_jobs.dq_gate", "--layer", "bronze", "--engine", "deequ"]
     argv += ["--env", "local", "--run-id", "no-jar", "--data-dir", str(tmp_path / "data")]
     proc, out = _start(tmp_path, *argv, env_extra={SUBMIT_ENV: launch})

@@ -5,7 +5,7 @@ Each scenario builds one cycle by direct table edits: a previous cycle's bronze 
 this cycle's bronze rows, silver rows derived in plain Python, gold rows aggregated in
 plain Python, gold history for the volume check, and the ledger rows the silver/gold
 jobs would write. Then the three gates run in order, like the state machine: the first
-gate that raises blocks the rest. The matrix (bench/dq_matrix.py) is mirrored in docs/DATA_QUALITY.md.
+gate that raises blocks the rest. The matrix (local_runtime/kit/dq_matrix.py) is mirrored in docs/DATA_QUALITY.md.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from bench.dq_matrix import DOMAINS, HOURS, MATRIX, PER_KEY, RUN, run_cycle
+from local_runtime.kit.dq_matrix import DOMAINS, HOURS, MATRIX, PER_KEY, RUN, run_cycle
 from spark_jobs import ledger
 from spark_jobs.dq.evaluate import FAIL, PASS, WARN, GateResult
 from spark_jobs.dq_gate import GateFailed
@@ -26,7 +26,7 @@ from wikistream.metrics import DQ_GATE_PASSED, read_local_metrics
 pytestmark = pytest.mark.spark
 
 # The fault matrix (fault -> gate -> check -> level) and the cycle builder live in
-# bench/dq_matrix.py so `make reliability` runs the same matrix.
+# local_runtime/kit/dq_matrix.py so `make reliability` runs the same matrix.
 
 
 def _statuses(result: GateResult) -> dict[str, str]:

@@ -13,12 +13,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from local_runtime.generator import FaultRates, generate
+from local_runtime.kit.bronze_rows import append_bronze, valid_lines
 from spark_jobs import gold_batch, silver_batch
 from spark_jobs.ledger import current_snapshot_id, runs_for
-from tests.bronze_rows import append_bronze, valid_lines
 from tests.component.test_silver_gold_oracle import job_args
 from wikistream.catalogue import DAILY_SUMMARY, HOURLY_STATS, RISK_SCORES, SILVER_EVENTS
-from wikistream.generator import FaultRates, generate
 
 pytestmark = pytest.mark.spark
 

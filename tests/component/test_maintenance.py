@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.maintenance_scenario import BRONZE, append_batch, maintain_during_appends, pre_state
+from local_runtime.kit.maintenance_scenario import BRONZE, append_batch, maintain_during_appends, pre_state
 from spark_jobs import maintenance as m
 from wikistream.catalogue import SILVER_EVENTS
 from wikistream.config import load_config

@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
 from datetime import datetime, timedelta, timezone
@@ -21,6 +19,7 @@ from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 import pytest
 
 from local_runtime.broker import LocalBroker
+from local_runtime.kit.processes import producer_env_in, spawn_producer
 from local_runtime.sse_server import ReplayOptions, ReplayServer, is_malformed
 from producer.main import Producer
 from producer.settings import settings_from_env
@@ -35,7 +34,6 @@ from wikistream.events import (
 
 pytestmark = pytest.mark.kafka
 
-REPO = Path(__file__).resolve().parents[2]
 KAFKA = load_config("local").kafka
 TOPIC, DLQ = KAFKA.topic, KAFKA.dlq_topic
 MAIN_PARTITIONS, DLQ_PARTITIONS = 4, 2
@@ -57,20 +55,16 @@ def topics(broker: LocalBroker, request: pytest.FixtureRequest) -> Tuple[str, st
 
 
 def _env(broker: LocalBroker, url: str, tmp: Path, main: str, dlq: str, **extra: str) -> Dict[str, str]:
-    return {
-        "WIKISTREAM_ENV": "local",
-        "KAFKA_BOOTSTRAP": broker.bootstrap,
-        "STREAM_URL": url,
-        "TOPIC": main,
-        "DLQ_TOPIC": dlq,
-        "STATE_URI": (tmp / "state.json").as_uri(),
-        "METRICS": f"local:{tmp / 'metrics.ndjson'}",
-        "STATS_PATH": str(tmp / "stats.json"),
-        "HEALTH_FILE": str(tmp / "health"),
-        "BACKOFF_BASE_S": "0.05",
-        "BACKOFF_CAP_S": "1",
+    return producer_env_in(
+        tmp,
+        bootstrap=broker.bootstrap,
+        stream_url=url,
+        TOPIC=main,
+        DLQ_TOPIC=dlq,
+        BACKOFF_BASE_S="0.05",
+        BACKOFF_CAP_S="1",
         **extra,
-    }
+    )
 
 
 def consume_all(bootstrap: str, topic: str, partitions: int) -> List[Any]:
@@ -114,7 +108,7 @@ def expected_by_line(
 
 
 def generated(tmp: Path, n: int, faults: str, seed: int = 11) -> Tuple[Path, List[Tuple[str, Optional[str]]]]:
-    from wikistream.generator import DEFAULT_RATE_PER_S, FaultRates, generate, write_ndjson
+    from local_runtime.generator import DEFAULT_RATE_PER_S, FaultRates, generate, write_ndjson
 
     path = tmp / "events.ndjson"
     # Event times ending now, as a live stream's (the producer dead-letters events older than
@@ -182,9 +176,9 @@ def test_replay_100k_with_disconnects_accounts_for_every_event(
 def test_fast_contract_check_equals_parse_and_check() -> None:
     # The producer's compiled check must return exactly what the shared contract
     # function returns, on every generator fault kind and on type edge cases.
+    from local_runtime.generator import FaultRates, generate
     from producer.validation import check_payload
     from wikistream.events import parse_and_check
-    from wikistream.generator import FaultRates, generate
 
     everything = ",".join(f"{name}=0.08" for name in FaultRates.names())
     lines = [r.line for r in generate(3_000, seed=9, faults=FaultRates.parse(everything))]
@@ -212,7 +206,7 @@ def _days_ago(days: int) -> str:
 
 
 def _valid_line(tmp: Path) -> Dict[str, Any]:
-    from wikistream.generator import generate
+    from local_runtime.generator import generate
 
     record = next(
         r
@@ -283,17 +277,6 @@ def test_invalid_and_unknown_domain_events_are_routed_with_their_reason(
     assert sum(r["value"] for r in read_local_metrics(metrics, PRODUCER_DEAD_LETTERED)) == len(want_dlq)
 
 
-def _spawn(env: Dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    full = {**os.environ, **env, "PYTHONPATH": str(REPO)}
-    return subprocess.Popen(
-        [sys.executable, "-m", "producer.main"],
-        cwd=REPO,
-        env=full,
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-    )
-
-
 def _offset(sse_id: Optional[str]) -> int:
     return -1 if sse_id is None else int(json.loads(sse_id)[0]["offset"])
 
@@ -317,7 +300,7 @@ def test_sigkill_mid_stream_resumes_without_gap(
     state = tmp_path / "state.json"
     with ReplayServer(path, ReplayOptions(rate_per_s=4_000, heartbeat_s=0.5)) as server:
         env = _env(broker, server.url, tmp_path, main, dlq, STATE_INTERVAL_S="0.2")
-        first = _spawn(env, log)
+        first = spawn_producer(env, log)
         try:
             _wait(lambda: server.sent_unique >= 6_000 and state.exists(), 60, "the first run to get going")
         finally:
@@ -329,7 +312,7 @@ def test_sigkill_mid_stream_resumes_without_gap(
         assert 0 <= persisted < killed_at
 
         # and restarted on the same state,
-        second = _spawn(env, log)
+        second = spawn_producer(env, log)
         try:
             _wait(
                 lambda: _offset(json.loads(state.read_text())["last_event_id"]) == n - 1, 90, "the last event"

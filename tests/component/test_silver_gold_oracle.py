@@ -17,14 +17,14 @@ from pathlib import Path
 
 import pytest
 
+from local_runtime.generator import FaultRates, generate
+from local_runtime.kit.bronze_rows import append_bronze, valid_lines
 from spark_jobs import gold_batch, silver_batch
 from spark_jobs.cli import JobArgs
 from spark_jobs.ledger import runs_for
 from tests import oracle
-from tests.bronze_rows import append_bronze, valid_lines
 from wikistream.catalogue import DAILY_SUMMARY, HOURLY_STATS, RISK_SCORES, SILVER_EVENTS
 from wikistream.config import load_config
-from wikistream.generator import FaultRates, generate
 from wikistream.metrics import JOB_DURATION, JOB_ROWS_OUT, LocalMetricsSink, read_local_metrics
 
 pytestmark = pytest.mark.spark

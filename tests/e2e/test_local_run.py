@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from tests.component.bronze_helpers import iceberg_table_arrow
+from local_runtime.kit.bronze import iceberg_table_arrow
 from tests.e2e.console_browser import chromium, read_page
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kafka, pytest.mark.spark]

@@ -15,7 +15,7 @@ from typing import Any, Dict, List
 
 import pytest
 
-from stacks.asl import definition_for_local
+from local_runtime.asl import definition_for_local
 from wikistream.config import load_config
 
 pytestmark = pytest.mark.infra

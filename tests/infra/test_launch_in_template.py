@@ -6,9 +6,10 @@ from __future__ import annotations
 import shlex
 from typing import Dict, List, Tuple
 
+from local_runtime.asl import definition_for_local, resolve
 from local_runtime.jars import bundle_jars
-from spark_jobs.launch import EMR_ICEBERG_JAR, S3TablesCatalog, job_bundles, launch_properties
-from stacks.asl import definition_for_local, resolve
+from spark_jobs.launch import EMR_ICEBERG_JAR, S3TablesCatalog, launch_properties
+from spark_jobs.registry import JOBS, job_bundles
 from stacks.constructs.emr import emr_resource_properties
 from wikistream.config import load_config
 
@@ -43,7 +44,7 @@ def _job_states(asl: dict) -> Dict[str, dict]:
 def _expected(module: str, env: str, confs: Dict[str, str]) -> Tuple[Dict[str, str], List[str]]:
     catalog = S3TablesCatalog(confs["spark.sql.catalog.lake.warehouse"], "us-east-1")
     props = {**launch_properties(catalog), **emr_resource_properties(load_config(env).emr)}
-    bundles = job_bundles(module, dq_engine=load_config(env).dq.engine, on_emr=True)
+    bundles = job_bundles(JOBS[module], dq_engine=load_config(env).dq.engine, on_emr=True)
     files = [f"{b}/{jar.name}" for b in bundles for jar in bundle_jars(b)]
     return props, files
 

@@ -19,7 +19,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from stacks.asl import definition_for_local
+from local_runtime.asl import definition_for_local
 from tests.infra.test_permission_contract import ENV, restart_lambda_accesses
 from tests.observability import (
     MetricId,

@@ -11,7 +11,7 @@ from typing import Any, Dict, List
 import pytest
 from aws_cdk.assertions import Match, Template
 
-from stacks.asl import definition_for_local
+from local_runtime.asl import definition_for_local
 from wikistream import metrics
 from wikistream.config import load_config
 

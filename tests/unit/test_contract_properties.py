@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Tuple
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings
 
 from producer.validation import ROUTE_MAIN, check_payload, route_event
 from tests.strategies import valid_events, violations
@@ -42,40 +40,3 @@ def test_each_violation_is_dead_lettered_by_the_producer_with_its_rule(
     assert routed.reason == rule
     if rule not in TIME_RULES:
         assert parse_and_check(line, MAX_BYTES)[1] == rule == check_payload(line, MAX_BYTES)[1]
-
-
-@pytest.mark.spark
-@settings(max_examples=2, deadline=None, suppress_health_check=list(HealthCheck))
-@given(
-    st.lists(
-        st.tuples(valid_events(REFERENCE, BOUNDS), st.none() | violations(REFERENCE, BOUNDS)),
-        min_size=80,
-        max_size=80,
-    )
-)
-def test_bronze_gives_every_generated_line_the_producer_s_verdict(spark: Any, cases: List[Any]) -> None:
-    from spark_jobs.bronze.schema import kafka_schema
-    from spark_jobs.bronze.transforms import classify_suspects, fast_events, prepare_batch
-    from wikistream.config import load_config
-
-    kafka = load_config("local").kafka
-    lines = [json.dumps(e, ensure_ascii=False) if v is None else v[1](e) for e, v in cases]
-    want: List[Optional[str]] = [None if v is None else v[0] for _, v in cases]
-    # The producer's verdict on each line (the oracle is the expected rule; the producer agrees).
-    assert [route_event(x, MAX_BYTES, received_at=REFERENCE, bounds=BOUNDS).reason for x in lines] == want
-    rows = [
-        (None, line.encode("utf-8"), kafka.topic, 0, i, REFERENCE.replace(tzinfo=None), 0)
-        for i, line in enumerate(lines)
-    ]
-    spark.conf.set("spark.sql.session.timeZone", "UTC")
-    df = spark.createDataFrame(rows, kafka_schema())
-    # Classified as the writer does: both halves persisted.
-    prepared = prepare_batch(df, kafka.dlq_topic, MAX_BYTES, BOUNDS).cache()
-    suspects = classify_suspects(prepared, kafka.dlq_topic, MAX_BYTES, BOUNDS).cache()
-    try:
-        out = fast_events(prepared).unionByName(suspects)
-        got = {r.offset: r.failed_rule for r in out.select("offset", "failed_rule").collect()}
-    finally:
-        suspects.unpersist()
-        prepared.unpersist()
-    assert [got[i] for i in range(len(lines))] == want

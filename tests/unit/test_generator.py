@@ -1,4 +1,4 @@
-"""Unit tests of the synthetic event generator (wikistream.generator).
+"""Unit tests of the synthetic event generator (local_runtime.generator).
 
 Every expectation is recomputed from the written files (never read back from the
 generator's internals); the labels of faulted lines are checked against the event
@@ -21,6 +21,16 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 
+from local_runtime.generator import (
+    FaultRates,
+    Manifest,
+    Record,
+    faults_path,
+    generate,
+    main,
+    manifest_path,
+    write_ndjson,
+)
 from wikistream.config import DOMAINS, EVENT_TYPES, ProducerConfig
 from wikistream.events import (
     CONTRACT,
@@ -30,16 +40,6 @@ from wikistream.events import (
     event_time_of,
     parse_and_check,
     time_violation,
-)
-from wikistream.generator import (
-    FaultRates,
-    Manifest,
-    Record,
-    faults_path,
-    generate,
-    main,
-    manifest_path,
-    write_ndjson,
 )
 
 START = datetime(2026, 11, 1, tzinfo=timezone.utc)
@@ -377,7 +377,7 @@ def test_traced_peak_memory_does_not_grow_with_the_event_count(tmp_path: Path) -
 _RSS_PROBE = """
 import sys
 from pathlib import Path
-from wikistream.generator import FaultRates, write_ndjson
+from local_runtime.generator import FaultRates, write_ndjson
 faults = FaultRates(duplicate=0.02, malformed_json=0.01, oversized=0.0005, schema_drift=0.01)
 write_ndjson(Path(sys.argv[1]), int(sys.argv[2]), seed=1, faults=faults)
 # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the (large) pytest parent.

@@ -17,10 +17,10 @@ from spark_jobs.launch import (
     MSK_IAM,
     HadoopCatalog,
     S3TablesCatalog,
-    job_bundles,
     launch_properties,
     submit_parameters,
 )
+from spark_jobs.registry import BRONZE_STREAM, DQ_GATE, SILVER_BATCH, job_bundles
 
 REPO = Path(__file__).resolve().parents[2]
 #: The one module allowed to name launch-only properties: the declaration itself.
@@ -75,12 +75,12 @@ def test_local_and_emr_launch_differ_only_in_the_named_catalog_adapter() -> None
 
 
 def test_bundles_per_job_and_target() -> None:
-    assert job_bundles("bronze_stream", dq_engine="spark", on_emr=True) == (KAFKA_SOURCE, MSK_IAM)
+    assert job_bundles(BRONZE_STREAM, dq_engine="spark", on_emr=True) == (KAFKA_SOURCE, MSK_IAM)
     # Locally: the Iceberg runtime from the manifest (EMR's image has its own), no IAM client.
-    assert job_bundles("bronze_stream", dq_engine="spark", on_emr=False) == (ICEBERG, KAFKA_SOURCE)
-    assert job_bundles("silver_batch", dq_engine="deequ", on_emr=True) == ()
-    assert job_bundles("dq_gate", dq_engine="deequ", on_emr=True) == ("deequ",)
-    assert job_bundles("dq_gate", dq_engine="spark", on_emr=False) == (ICEBERG,)
+    assert job_bundles(BRONZE_STREAM, dq_engine="spark", on_emr=False) == (ICEBERG, KAFKA_SOURCE)
+    assert job_bundles(SILVER_BATCH, dq_engine="deequ", on_emr=True) == ()
+    assert job_bundles(DQ_GATE, dq_engine="deequ", on_emr=True) == ("deequ",)
+    assert job_bundles(DQ_GATE, dq_engine="spark", on_emr=False) == (ICEBERG,)
 
 
 def test_submit_parameters_render_jars_and_sorted_confs() -> None:
@@ -98,7 +98,7 @@ def test_the_local_launcher_renders_the_declaration_with_the_manifest_s_jars(tmp
     from local_runtime.jars import bundle_jars
     from local_runtime.submit import submit_args
 
-    args = submit_args(["bronze_stream"], tmp_path / "warehouse").split()
+    args = submit_args([BRONZE_STREAM], tmp_path / "warehouse").split()
     assert args[-1] == "pyspark-shell"
     confs = dict(a.split("=", 1) for a in args[1:-1] if "=" in a and not a.startswith("/"))
     for key, value in launch_properties(HadoopCatalog((tmp_path / "warehouse").resolve().as_uri())).items():

@@ -19,7 +19,7 @@ def test_aws_addressing_arguments_are_replaced_and_the_rest_kept() -> None:
 
 
 def test_make_run_dq_engine_reaches_the_config_of_the_local_run() -> None:
-    from local_runtime.run import parse_args
+    from local_runtime.options import parse_args
 
     assert parse_args(["--dq-engine", "deequ"]).dq_engine == "deequ"
     assert parse_args([]).dq_engine is None

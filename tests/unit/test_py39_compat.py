@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("wikistream", "spark_jobs")
 PURE_MODULES = ("wikistream.config", "wikistream.events", "wikistream.catalogue", "wikistream.metrics",
-                "wikistream.queries", "wikistream.generator")  # fmt: skip
+                "wikistream.queries")  # fmt: skip
 
 
 def _python39() -> str:

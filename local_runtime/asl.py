@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Union
 
 #: Placeholders for local execution only (nothing is deployed with them): moto's default
 #: account and region, so the resolved ARNs match the resources moto creates. The local
-#: runner (local_runtime/run.py) creates its state machine with the same values.
+#: runner (local_runtime/machine.py) creates its state machine with the same values.
 LOCAL_PSEUDO_PARAMETERS: Mapping[str, str] = {
     "AWS::Partition": "aws",
     "AWS::Region": "us-east-1",

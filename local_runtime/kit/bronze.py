@@ -14,8 +14,8 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
+from local_runtime.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
 from wikistream.config import load_config
-from wikistream.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
 
 FAULTS = FaultRates.parse(
     "malformed_json=0.01,missing_required=0.01,wrong_type=0.01,duplicate=0.03,late=0.01,"
@@ -138,8 +138,9 @@ def start_bronze(
     """Start ``bronze_stream`` over ``data_dir`` as the local launcher does: with
     ``--available-now`` (what is there, then exit), or as the always-on stream."""
     from local_runtime.submit import job_env
+    from spark_jobs.registry import BRONZE_STREAM
 
-    env = job_env("bronze_stream", data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
+    env = job_env(BRONZE_STREAM, data_dir / "warehouse", base=dict(os.environ, PYTHONPATH=str(REPO)))
     env.pop("WIKISTREAM_BRONZE_CRASH_AT", None)
     if crash_at:
         env["WIKISTREAM_BRONZE_CRASH_AT"] = crash_at

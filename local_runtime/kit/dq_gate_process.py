@@ -1,6 +1,6 @@
 """Run the real ``dq_gate`` entry point in a process of its own (for the exit tests).
 
-``python -m bench.dq_gate_process DATA_DIR [--no-release] [--callback-server] -- GATE ARGS``
+``python -m local_runtime.kit.dq_gate_process DATA_DIR [--no-release] [--callback-server] -- GATE ARGS``
 
 Launches the local session first as the local launcher does for a gate of a ``deequ``
 environment (``local_runtime.submit``: the declared properties plus the ``deequ`` bundle),
@@ -22,6 +22,7 @@ def main(argv: list[str]) -> int:
     from local_runtime.submit import LocalResources, start_session
     from spark_jobs.create_tables import create_missing
     from spark_jobs.dq import engine_deequ
+    from spark_jobs.registry import DQ_GATE
 
     split = argv.index("--")
     own, gate_argv = argv[:split], argv[split + 1 :]
@@ -29,7 +30,7 @@ def main(argv: list[str]) -> int:
     spark = start_session(
         "wikistream-dq-gate-process",
         data_dir / "warehouse",
-        modules=("dq_gate",),
+        jobs=(DQ_GATE,),
         dq_engine="deequ",
         resources=LocalResources(master="local[1]"),
     )

@@ -8,10 +8,12 @@ from datetime import date
 
 import pytest
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType, _parse_datatype_string
 
 from spark_jobs.gold.daily import daily_summary
 from spark_jobs.gold.hourly import hourly_stats
 from spark_jobs.gold.risk import risk_level, risk_scores
+from tests.dataframes import assert_df_equality
 
 pytestmark = pytest.mark.spark
 
@@ -20,6 +22,13 @@ SILVER = (
     "event_date DATE, event_hour INT, domain STRING, region STRING, event_type STRING, user_name STRING, "
     "editor_class STRING, is_bot BOOLEAN, is_anonymous BOOLEAN, length_delta BIGINT, is_large_deletion BOOLEAN"
 )
+
+
+def schema(ddl: str) -> StructType:
+    """A DDL column list as a StructType, ``NOT NULL`` kept (Spark's DDL parser keeps it)."""
+    parsed = _parse_datatype_string(ddl)
+    assert isinstance(parsed, StructType)
+    return parsed
 
 
 def ev(day, hour, domain, etype, user, klass, delta=None, bot=False):
@@ -51,22 +60,29 @@ def test_hourly_stats_counts_shares_and_bytes(spark):
         ev(D1, 3, "de.wikipedia.org", "edit", "Alice", "registered", -10),
     ]
     out = hourly_stats(spark.createDataFrame(rows, SILVER))
-    got = sorted(tuple(r) for r in out.collect())
     # en 3h: 5 events, users {Alice, 1.2.3.4, BotX} = 3, bots 1/5 = 20%, anonymous 1/5 = 20%,
     # added 100 + 300, removed 6000, one large deletion
-    assert got == sorted(
+    expected = spark.createDataFrame(
         [
             (D1, 3, "de.wikipedia.org", "europe", 1, 1, 0, 0, 0, 0, 1, 0.0, 0.0, 0, 10, 0),
             (D1, 3, "en.wikipedia.org", "americas", 5, 2, 1, 1, 1, 0, 3, 20.0, 20.0, 400, 6000, 1),
             (D1, 4, "en.wikipedia.org", "americas", 1, 0, 0, 0, 0, 1, 1, 0.0, 0.0, 0, 0, 0),
-        ]
+        ],
+        schema(
+            "event_date DATE, event_hour INT, domain STRING, region STRING, events BIGINT NOT NULL, "
+            "edits BIGINT, new_pages BIGINT, log_events BIGINT, categorize_events BIGINT, "
+            "external_events BIGINT, distinct_users BIGINT NOT NULL, bot_share DOUBLE, anonymous_share DOUBLE, "
+            "bytes_added BIGINT NOT NULL, bytes_removed BIGINT NOT NULL, large_deletions BIGINT"
+        ),
     )
+    assert_df_equality(out, expected)
 
 
 def test_risk_level_thresholds(spark):
     scores = [(None,), (0.0,), (29.999,), (30.0,), (59.99,), (60.0,), (100.0,)]
     out = spark.createDataFrame(scores, "s DOUBLE").select("s", risk_level(F.col("s")).alias("level"))
-    assert sorted((tuple(r) for r in out.collect()), key=repr) == sorted(
+    # a null score is LOW, never a null level
+    expected = spark.createDataFrame(
         [
             (None, "LOW"),
             (0.0, "LOW"),
@@ -76,8 +92,9 @@ def test_risk_level_thresholds(spark):
             (60.0, "HIGH"),
             (100.0, "HIGH"),
         ],
-        key=repr,
+        schema("s DOUBLE, level STRING NOT NULL"),
     )
+    assert_df_equality(out, expected)
 
 
 def test_risk_scores_formula_threshold_and_exclusions(spark):

@@ -1,0 +1,1 @@
+"""The scenarios of `make reliability` (``bench/reliability.py``), one module each."""
