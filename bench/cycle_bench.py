@@ -46,6 +46,7 @@ def synthetic_bronze(spark: Any, first_id: int, count: int, start: datetime) -> 
 
     from wikistream.catalogue import RAW_EVENTS
     from wikistream.config import DOMAINS
+    from wikistream.events import EVENT_TIME_FROM_DT
 
     domains = F.array(*[F.lit(d) for d in sorted(DOMAINS)])
     types = F.array(
@@ -85,6 +86,7 @@ def synthetic_bronze(spark: Any, first_id: int, count: int, start: datetime) -> 
         "log_action": F.lit(None).cast("string"),
         "server_name": F.lit("synthetic"),
         "event_time": t,
+        "event_time_source": F.lit(EVENT_TIME_FROM_DT),
         "event_date": F.to_date(t),
         "event_hour": F.hour(t),
         "ingest_time": t + F.expr("INTERVAL 1 SECOND"),
