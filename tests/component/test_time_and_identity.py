@@ -111,3 +111,31 @@ def test_one_future_row_cannot_make_a_stale_window_fresh(spark: Any) -> None:
     metric = compute_metrics(spark, freshness, window)[freshness[0].name]
     # Then: three weeks stale (the old max-based check said -1 minute: "fresh").
     assert metric.value is not None and metric.value > 21 * 24 * 60 - 10
+
+
+def test_duplicates_inside_one_batch_are_told_apart_without_an_earlier_copy(empty_lake: Any) -> None:
+    from spark_jobs.bronze.writer import BronzeBatchWriter
+    from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+
+    spark = empty_lake
+    writer = BronzeBatchWriter(dlq_topic=KAFKA.dlq_topic, max_event_bytes=512 * 1024, env="local")
+    c1, c2 = _event("C", "c wins"), _event("C", "c loses")
+    d = _event("D", "same")
+    # Given: a first batch whose only duplicates are inside it: C twice with different
+    # bodies, D twice byte for byte (the writer compares the batch with itself).
+    batch = _batch(spark, [(0, c1), (1, d), (2, c2), (3, d)])
+    writer(batch, 0)
+    first = writer.last_stats
+    # When: the batch is re-run (now every id has landed: the table is read instead).
+    writer(batch, 0)
+    rerun = writer.last_stats
+
+    # Then: both ways find the same divergent copy and the same exact replay...
+    assert first is not None and rerun is not None
+    assert (first.written, first.divergent_duplicates, first.duplicates_dropped) == (2, 1, 1)
+    assert (rerun.written, rerun.divergent_duplicates) == (0, 1)
+    # ...each event landed once with its first body, and C's other body dead-lettered once.
+    landed = {r.event_id: r.raw_payload for r in spark.table(RAW_EVENTS.fqn()).collect()}
+    assert landed == {"C": c1, "D": d}
+    dead = [(r.event_id, r.failed_rule, r.raw_payload) for r in spark.table(DEAD_LETTERS.fqn()).collect()]
+    assert dead == [("C", "duplicate:divergent", c2)]
