@@ -286,24 +286,18 @@ class BronzeBatchWriter:
     def _divergent(self, classified: DataFrame, stats: BatchStats) -> DataFrame:
         """The batch's divergent duplicates (:func:`.transforms.divergent_duplicates`).
 
-        When the events MERGE inserted every distinct event id of the batch, none had
-        landed before, so each id's winner is the batch's own first copy: the batch is
-        compared with itself and the table is not read. That is the common case (a
-        replay inside one batch), and it saved 1-3.5 s of a 5-16 s batch at 220 events/s.
-        Otherwise ``raw_events`` is read, pruned to the batch's partitions like the MERGE
-        was: an earlier copy of an event can only live in the partition of its own event
-        time.
+        Reads ``raw_events`` pruned to the batch's partitions, like the MERGE did: an
+        earlier copy of an event can only live in the partition of its own event time.
+        (Comparing a batch with itself when the MERGE inserted every id was tried and
+        dropped: the replay's duplicates re-send events of earlier batches, so the
+        shortcut almost never applied and its extra count cost more than it saved.)
         """
         spark = classified.sparkSession
-        events = valid_events(classified)
-        events.createOrReplaceTempView(ALL_EVENTS_VIEW)
-        if stats.written == events.select("event_id").distinct().count():
-            landed = first_per_key(events, "event_id")
-        else:
-            landed = spark.sql(
-                f"SELECT t.* FROM {self.events_table} t LEFT SEMI JOIN {ALL_EVENTS_VIEW} s "
-                f"ON t.event_id = s.event_id WHERE {partition_predicate(stats.partitions)}"
-            )
+        valid_events(classified).createOrReplaceTempView(ALL_EVENTS_VIEW)
+        landed = spark.sql(
+            f"SELECT t.* FROM {self.events_table} t LEFT SEMI JOIN {ALL_EVENTS_VIEW} s "
+            f"ON t.event_id = s.event_id WHERE {partition_predicate(stats.partitions)}"
+        )
         return divergent_duplicates(spark.table(ALL_EVENTS_VIEW), landed)
 
     def _measure(self, classified: DataFrame, batch_id: int) -> BatchStats:

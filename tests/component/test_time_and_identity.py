@@ -113,7 +113,7 @@ def test_one_future_row_cannot_make_a_stale_window_fresh(spark: Any) -> None:
     assert metric.value is not None and metric.value > 21 * 24 * 60 - 10
 
 
-def test_duplicates_inside_one_batch_are_told_apart_without_an_earlier_copy(empty_lake: Any) -> None:
+def test_duplicates_inside_one_batch_are_told_apart_and_a_rerun_finds_the_same(empty_lake: Any) -> None:
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
 
@@ -122,15 +122,15 @@ def test_duplicates_inside_one_batch_are_told_apart_without_an_earlier_copy(empt
     c1, c2 = _event("C", "c wins"), _event("C", "c loses")
     d = _event("D", "same")
     # Given: a first batch whose only duplicates are inside it: C twice with different
-    # bodies, D twice byte for byte (the writer compares the batch with itself).
+    # bodies, D twice byte for byte.
     batch = _batch(spark, [(0, c1), (1, d), (2, c2), (3, d)])
     writer(batch, 0)
     first = writer.last_stats
-    # When: the batch is re-run (now every id has landed: the table is read instead).
+    # When: the batch is re-run (now every id has landed before it).
     writer(batch, 0)
     rerun = writer.last_stats
 
-    # Then: both ways find the same divergent copy and the same exact replay...
+    # Then: both runs find the same divergent copy; the first also drops the exact replay...
     assert first is not None and rerun is not None
     assert (first.written, first.divergent_duplicates, first.duplicates_dropped) == (2, 1, 1)
     assert (rerun.written, rerun.divergent_duplicates) == (0, 1)
