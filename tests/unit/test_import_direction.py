@@ -13,8 +13,13 @@ from pathlib import Path
 
 from tests.imports import LOCAL_ONLY, ROOT, SHIPPED, imported_modules, module_of, python_files
 
-#: The tests that exist to test bench itself (its registry and the reliability harness).
-TESTS_OF_BENCH = ("tests/unit/test_bench_registry.py", "tests/component/test_reliability.py")
+#: The tests that exist to test bench itself (its registry, the reliability harness and the
+#: synthetic history its bronze and cycle benches build).
+TESTS_OF_BENCH = (
+    "tests/unit/test_bench_registry.py",
+    "tests/component/test_reliability.py",
+    "tests/component/test_bench_history.py",
+)
 
 
 def wrong_imports(files: list[Path], forbidden: tuple[str, ...], root: Path = ROOT) -> list[str]:
