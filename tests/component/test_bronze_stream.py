@@ -29,7 +29,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
     empty_lake: Any, broker: Any, tmp_path: Path
 ) -> None:
-    from spark_jobs.bronze.metrics import PHASE_CLASSIFY, PHASE_MERGE_DEAD_LETTERS, PHASE_MERGE_EVENTS
+    from spark_jobs.bronze.metrics import (
+        PHASE_CLASSIFY,
+        PHASE_DIVERGENT,
+        PHASE_MERGE_DEAD_LETTERS,
+        PHASE_MERGE_EVENTS,
+    )
     from spark_jobs.bronze.source import kafka_options, kafka_stream
     from spark_jobs.bronze.writer import BronzeBatchWriter
     from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
@@ -98,8 +103,10 @@ def test_bronze_stream_is_exactly_once_and_merges_only_batch_partitions(
         total_written += stats.written
         # The phase timings cover the batch: each phase that ran, together no longer than
         # the batch (each figure is rounded to the millisecond, hence the slack).
-        ran = {PHASE_CLASSIFY, PHASE_MERGE_EVENTS} | (
-            {PHASE_MERGE_DEAD_LETTERS} if stats.dead_lettered else set()
+        ran = (
+            {PHASE_CLASSIFY, PHASE_MERGE_EVENTS}
+            | ({PHASE_DIVERGENT} if stats.events_in > stats.written else set())
+            | ({PHASE_MERGE_DEAD_LETTERS} if stats.dead_lettered or stats.divergent_duplicates else set())
         )
         assert set(stats.phase_s) == ran
         assert 0 < sum(stats.phase_s.values()) <= stats.duration_s + 0.005
