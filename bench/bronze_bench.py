@@ -54,7 +54,7 @@ def _kafka(prefix: str) -> Any:
 def _produce(events: int, broker: Any, kafka: Any, seed: int = 17) -> None:
     from confluent_kafka import Producer
 
-    from local_runtime.generator import DEFAULT_RATE_PER_S, FaultRates, generate
+    from local_runtime.generator import FaultRates, generate, start_ending_at
 
     broker.create_topics({kafka.topic: 4, kafka.dlq_topic: 1})
     producer = Producer(
@@ -66,10 +66,9 @@ def _produce(events: int, broker: Any, kafka: Any, seed: int = 17) -> None:
         }
     )
     faults = FaultRates.parse("duplicate=0.01,malformed_json=0.002,wrong_type=0.002,late=0.01")
-    # Event times end a minute ago, at the generator's live rate: bronze dead-letters events
-    # older than pipeline.late_event_bound_hours (before the bound existed, the fixed
-    # default start made every event land; after it, every event was dead-lettered).
-    start = datetime.now(timezone.utc) - timedelta(seconds=events / DEFAULT_RATE_PER_S + 60)
+    # Event times end a minute ago, at the generator's live rate (with the fixed default
+    # start, bronze's late bound dead-lettered every event).
+    start = start_ending_at(datetime.now(timezone.utc) - timedelta(minutes=1), events)
     for i, rec in enumerate(generate(events, seed=seed, start=start, faults=faults)):
         while True:
             try:

@@ -93,14 +93,14 @@ def _http_path(bootstrap: str, path: Path, tmp: Path, topic: str, dlq: str, n: i
 def run(events: int = 200_000) -> Dict[str, Any]:
     """Measure both paths on ``events`` generated events; return the numbers."""
     from local_runtime.broker import LocalBroker
-    from local_runtime.generator import DEFAULT_RATE_PER_S, FaultRates, write_ndjson
+    from local_runtime.generator import FaultRates, start_ending_at, write_ndjson
 
     with tempfile.TemporaryDirectory(prefix="producer-bench-") as tmp_name:
         tmp = Path(tmp_name)
         path = tmp / "events.ndjson"
-        # Event times end a minute ago: the producer dead-letters events older than
-        # pipeline.late_event_bound_hours, and the generator's fixed default start is.
-        start = datetime.now(timezone.utc) - timedelta(seconds=events / DEFAULT_RATE_PER_S + 60)
+        # Event times end a minute ago (with the fixed default start, the producer's late
+        # bound dead-lettered every event).
+        start = start_ending_at(datetime.now(timezone.utc) - timedelta(minutes=1), events)
         manifest = write_ndjson(
             path,
             events,

@@ -17,7 +17,7 @@ ledger and metrics file, and its directory is deleted afterwards.
 from __future__ import annotations
 
 import shutil
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -41,9 +41,9 @@ PREWARM_TIMEOUT_S = 300.0
 
 def seed_rows(count: int, seed: int, topic: str, partitions: int, now: datetime) -> list[tuple[Any, ...]]:
     """``count`` generated events as Kafka source rows, their event times ending at ``now``."""
-    from local_runtime.generator import generate
+    from local_runtime.generator import generate, start_ending_at
 
-    start = now - timedelta(seconds=count / SEED_RATE_PER_S)
+    start = start_ending_at(now, count, SEED_RATE_PER_S)
     records = generate(count, seed=seed, start=start, rate_per_s=SEED_RATE_PER_S)
     return [
         (None, record.line.encode(), topic, i % partitions, i // partitions, now, 0)

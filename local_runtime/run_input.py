@@ -4,7 +4,7 @@ times end now; and the run's number, which names its files."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Optional
 
@@ -24,12 +24,12 @@ def prepare_input(options: RunOptions, run_number: int) -> tuple[Path, Optional[
     """The NDJSON file to replay and, for generated data, its manifest."""
     if options.input is not None:
         return options.input, None
-    from local_runtime.generator import FaultRates, write_ndjson
+    from local_runtime.generator import FaultRates, start_ending_at, write_ndjson
 
     seed = options.seed if options.seed is not None else 1000 + run_number
     rate = options.rate or LIVE_RATE_PER_S
     # Event times end "now", as if the stream were live, so freshness checks are meaningful.
-    start = datetime.now(timezone.utc) - timedelta(seconds=options.events / rate)
+    start = start_ending_at(datetime.now(timezone.utc), options.events, rate)
     path = options.data_dir / "input" / f"run-{run_number:04d}-seed-{seed}.ndjson"
     path.parent.mkdir(parents=True, exist_ok=True)
     faults = FaultRates.parse(options.data_faults) if options.data_faults else FaultRates()

@@ -50,7 +50,7 @@ from local_runtime.generator.labels import (
     faults_path,
     manifest_path,
 )
-from local_runtime.generator.stream import generate, write_ndjson
+from local_runtime.generator.stream import generate, start_ending_at, write_ndjson
 
 __all__ = [
     "DEAD_LETTER_PREFIX",
@@ -67,5 +67,6 @@ __all__ = [
     "generate",
     "main",
     "manifest_path",
+    "start_ending_at",
     "write_ndjson",
 ]

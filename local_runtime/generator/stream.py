@@ -162,6 +162,16 @@ def _timed_records(
     return _Generator(n, seed, start or DEFAULT_START, rate_per_s, faults).records()
 
 
+def start_ending_at(end: datetime, n: int, rate_per_s: float = DEFAULT_RATE_PER_S) -> datetime:
+    """The ``start`` at which ``n`` lines at ``rate_per_s`` end at ``end``.
+
+    Generated event times must be recent, as a live stream's are: the producer and bronze
+    dead-letter events older than ``pipeline.late_event_bound_hours``, and the generator's
+    fixed :data:`DEFAULT_START` is.
+    """
+    return end - timedelta(seconds=n / rate_per_s)
+
+
 def generate(
     n: int,
     seed: int = 7,

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Dict, List, Optional, Set, Tuple
 
-from local_runtime.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate
+from local_runtime.generator import DEAD_LETTER_PREFIX, FaultRates, Record, generate, start_ending_at
 from wikistream.config import load_config
 
 FAULTS = FaultRates.parse(
@@ -52,7 +52,7 @@ def build_input(
     max_bytes = load_config("local").producer.max_event_bytes
     # Default: event times ending now, as a live stream's, so the event-time bounds hold
     # against the Kafka timestamps a real broker gives the records (received now).
-    start = start or datetime.now(timezone.utc) - timedelta(seconds=n / rate_per_s)
+    start = start or start_ending_at(datetime.now(timezone.utc), n, rate_per_s)
     records = list(generate(n, seed=seed, rate_per_s=rate_per_s, start=start, faults=FAULTS))
     received = start + timedelta(seconds=n / rate_per_s)
     expected = Expected()
