@@ -29,6 +29,14 @@ MSK_IAM_JAAS = "software.amazon.msk.auth.iam.IAMLoginModule required;"
 MSK_IAM_CALLBACK = "software.amazon.msk.auth.iam.IAMClientCallbackHandler"
 #: Seconds :func:`preflight` waits for the broker to describe the topics.
 PREFLIGHT_TIMEOUT_S = 30
+#: The longest a fetch may wait at the broker for data (the Kafka client's default is 500 ms).
+#: Spark's consumer seeks before every poll and reads a fixed offset range that already
+#: exists, so a long wait only ever delays it: with the default, a task whose partition
+#: range took more than one fetch stalled about 500 ms. Measured on the local broker,
+#: 4 partitions, a batch read to noop: 20,000 records 1.35 s -> 0.31 s, 200,000 records
+#: 1.82 s -> 0.76 s (2,000 records, one fetch: no difference). A task never polls an
+#: empty partition, so the lower wait adds no idle fetch traffic on MSK.
+FETCH_MAX_WAIT_MS = 50
 
 
 class KafkaSourceError(RuntimeError):
@@ -68,6 +76,7 @@ def kafka_options(
         "failOnDataLoss": "true",
         # The consumer group MSK authorizes (kafka-cluster:*Group on "<consumer_group>*").
         "groupIdPrefix": kafka.consumer_group,
+        "kafka.fetch.max.wait.ms": str(FETCH_MAX_WAIT_MS),
         **security_options(kafka.auth),
     }
     if max_offsets_per_trigger:

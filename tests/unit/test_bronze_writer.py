@@ -49,6 +49,8 @@ def test_kafka_options_read_both_topics_with_msk_iam() -> None:
         "failOnDataLoss": "true",
         # The consumer group the execution role may use on MSK (wikistream-bronze*).
         "groupIdPrefix": "wikistream-bronze",
+        # Spark's consumer only fetches ranges that exist: never wait 500 ms for more.
+        "kafka.fetch.max.wait.ms": "50",
         "kafka.security.protocol": "SASL_SSL",
         "kafka.sasl.mechanism": "AWS_MSK_IAM",
         "kafka.sasl.jaas.config": "software.amazon.msk.auth.iam.IAMLoginModule required;",
