@@ -30,7 +30,7 @@ def drive_cycles(platform: LocalPlatform, definition: dict[str, Any], run_number
         while time.monotonic() < deadline:
             platform.check_services()
             executions = machine.executions()
-            visits = {e["executionArn"]: machine.states(e["executionArn"]) for e in executions}
+            visits = machine.visited(executions)
             for e in executions:
                 if "Wait" in visits[e["executionArn"]] and e["name"] not in completed:
                     completed.append(e["name"])

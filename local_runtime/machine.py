@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from local_runtime.asl import LOCAL_PSEUDO_PARAMETERS as PSEUDO
@@ -74,6 +74,8 @@ class LocalStateMachine:
     sqs: Any
     arn: str
     alerts_queue: str
+    #: States visited by executions that had finished when last read: their history is final.
+    _final_states: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
 
     def start(self, name: str, wait_seconds: int, loop: Optional[str] = None) -> str:
         """Start an execution with the input the deployed schedule gives the first cycle.
@@ -99,6 +101,24 @@ class LocalStateMachine:
 
     def states(self, execution_arn: str) -> list[str]:
         return states_visited(self.sfn, execution_arn)
+
+    def visited(self, executions: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """The states each of ``executions`` (``executions()`` entries) visited, by ARN.
+
+        A finished execution's history cannot change, so it is read once: a poll reads
+        one history per running execution, not one per execution of the whole run (the
+        loop polls every half second, and each read goes through the moto mock in-process).
+        """
+        out: dict[str, list[str]] = {}
+        for execution in executions:
+            arn = execution["executionArn"]
+            states = self._final_states.get(arn)
+            if states is None:
+                states = self.states(arn)
+                if execution["status"] != "RUNNING":
+                    self._final_states[arn] = states
+            out[arn] = states
+        return out
 
     def seconds(self, execution_arn: str) -> float:
         return cycle_seconds(self.sfn, execution_arn)
