@@ -39,9 +39,13 @@ def localize_definition(definition: dict[str, Any], topic_arn: str) -> dict[str,
     return walk(definition)  # type: ignore[no-any-return]
 
 
-def states_visited(sfn: Any, execution_arn: str) -> list[str]:
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+def state_names(events: list[dict[str, Any]]) -> list[str]:
+    """The states an execution history (``GetExecutionHistory`` events) entered, in order."""
     return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+
+
+def states_visited(sfn: Any, execution_arn: str) -> list[str]:
+    return state_names(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
 
 
 def cycle_seconds(sfn: Any, execution_arn: str) -> float:
@@ -74,8 +78,8 @@ class LocalStateMachine:
     sqs: Any
     arn: str
     alerts_queue: str
-    #: States visited by executions that had finished when last read: their history is final.
-    _final_states: dict[str, list[str]] = field(default_factory=dict, compare=False, repr=False)
+    #: Histories of executions that had finished when read: final, so never read again.
+    _final_histories: dict[str, list[dict[str, Any]]] = field(default_factory=dict, compare=False, repr=False)
 
     def start(self, name: str, wait_seconds: int, loop: Optional[str] = None) -> str:
         """Start an execution with the input the deployed schedule gives the first cycle.
@@ -102,23 +106,25 @@ class LocalStateMachine:
     def states(self, execution_arn: str) -> list[str]:
         return states_visited(self.sfn, execution_arn)
 
-    def visited(self, executions: list[dict[str, Any]]) -> dict[str, list[str]]:
-        """The states each of ``executions`` (``executions()`` entries) visited, by ARN.
+    def history(self, execution: dict[str, Any]) -> list[dict[str, Any]]:
+        """The ``GetExecutionHistory`` events of an ``executions()`` entry.
 
-        A finished execution's history cannot change, so it is read once: a poll reads
-        one history per running execution, not one per execution of the whole run (the
-        loop polls every half second, and each read goes through the moto mock in-process).
+        A finished execution's history cannot change, so it is read once. The loop (every
+        half second) and the console (every second) poll every execution of the run, and
+        each read goes through the moto mock in-process: without this, every cycle made
+        every later poll dearer.
         """
-        out: dict[str, list[str]] = {}
-        for execution in executions:
-            arn = execution["executionArn"]
-            states = self._final_states.get(arn)
-            if states is None:
-                states = self.states(arn)
-                if execution["status"] != "RUNNING":
-                    self._final_states[arn] = states
-            out[arn] = states
-        return out
+        arn = execution["executionArn"]
+        events = self._final_histories.get(arn)
+        if events is None:
+            events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            if execution["status"] != "RUNNING":
+                self._final_histories[arn] = events
+        return events
+
+    def visited(self, executions: list[dict[str, Any]]) -> dict[str, list[str]]:
+        """The states each of ``executions`` (``executions()`` entries) visited, by ARN."""
+        return {e["executionArn"]: state_names(self.history(e)) for e in executions}
 
     def seconds(self, execution_arn: str) -> float:
         return cycle_seconds(self.sfn, execution_arn)

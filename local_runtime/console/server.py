@@ -151,22 +151,9 @@ class Console:
         with self._lock:
             self._graph = model.state_graph(definition)
 
-        #: Views of executions that had finished when read: their history is final.
-        final_views: dict[str, dict[str, Any]] = {}
-
-        def view_of(e: dict[str, Any], now: float) -> dict[str, Any]:
-            arn = e["executionArn"]
-            if arn in final_views:
-                return final_views[arn]
-            events = machine.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-            view = model.execution_view(e, events, now)
-            if e["status"] != "RUNNING":
-                final_views[arn] = view
-            return view
-
         def look() -> None:
             now = time.time()
-            views = [view_of(e, now) for e in machine.executions()]
+            views = [model.execution_view(e, machine.history(e), now) for e in machine.executions()]
             delivered = []
             while True:
                 got = sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])

@@ -41,3 +41,6 @@ def test_finished_histories_are_read_once_running_ones_every_poll() -> None:
     for _ in range(2):
         assert machine.visited(listed)["live"] == ["BronzeGate", "Silver"]
     assert histories.reads == {"done": 1, "live": 4}
+    # The console reads the same histories through history(): no read of its own.
+    assert [e["type"] for e in machine.history(listed[1])] == ["TaskStateEntered"] * 2
+    assert histories.reads == {"done": 1, "live": 4}
