@@ -37,7 +37,8 @@ runs it instead, as a batch job run with the same arguments plus ``--available-n
 Retries restart from the checkpoint, which is what makes them safe. Arguments: the
 common ones (:mod:`spark_jobs.cli`) plus ``--checkpoint``, ``--trigger-seconds``
 (default ``pipeline.bronze_trigger_seconds``),
-``--bootstrap`` (required), ``--max-offsets-per-trigger`` and, for
+``--bootstrap`` (required), ``--max-offsets-per-trigger`` (default
+``pipeline.bronze_max_offsets_per_trigger``: a backlog is read in bounded batches) and, for
 tests and benchmarks, ``--available-now`` (process what is there, then stop) and
 ``--max-batches N``.
 
@@ -51,7 +52,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 
 from spark_jobs.registry import BRONZE_STREAM
 
@@ -75,11 +76,21 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def source_options(args: JobArgs, ns: argparse.Namespace) -> Dict[str, str]:
+    """The Kafka source options of this run: ``--max-offsets-per-trigger``, else the
+    environment's ``pipeline.bronze_max_offsets_per_trigger`` (a backlog is always read
+    in bounded batches)."""
+    from spark_jobs.bronze.source import kafka_options
+
+    limit = ns.max_offsets_per_trigger or args.config.pipeline.bronze_max_offsets_per_trigger
+    return kafka_options(args.config.kafka, ns.bootstrap, limit)
+
+
 def open_source(spark: SparkSession, args: JobArgs, ns: argparse.Namespace) -> DataFrame:
     """Check both topics exist, then open Spark's Kafka source on them."""
-    from spark_jobs.bronze.source import kafka_options, kafka_stream, preflight, source_topics
+    from spark_jobs.bronze.source import kafka_stream, preflight, source_topics
 
-    options = kafka_options(args.config.kafka, ns.bootstrap, ns.max_offsets_per_trigger)
+    options = source_options(args, ns)
     preflight(spark, options, source_topics(args.config.kafka))
     return kafka_stream(spark, options)
 

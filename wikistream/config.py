@@ -177,6 +177,14 @@ class PipelineConfig:
 
     cycle_wait_seconds: int = 900
     bronze_trigger_seconds: int = 60
+    #: Most Kafka records one bronze micro-batch reads (Spark's ``maxOffsetsPerTrigger``,
+    #: over both topics). The live stream fills a 60 s trigger with ~3,000; the bound
+    #: matters when a backlog waits (bronze down for hours, a per-cycle run after a long
+    #: pause): it is read in batches of this size instead of one batch holding all of it in
+    #: the executors' memory and cache. 200,000 records (~250 MB of payloads) fit the
+    #: default 2 GB executors; a larger bound catches up faster (fewer per-batch costs:
+    #: docs/ARCHITECTURE.md, "Bronze throughput").
+    bronze_max_offsets_per_trigger: int = 200_000
     #: An event whose time (``meta.dt``, else ``timestamp``) is more than this many hours
     #: before the time the producer received it (bronze: its Kafka timestamp) is
     #: dead-lettered as ``late:event_time``, by the producer and by bronze alike
@@ -405,6 +413,8 @@ def validate(config: PlatformConfig) -> PlatformConfig:
         errors.append("pipeline.cycle_wait_seconds must be >= 0")
     if config.pipeline.bronze_trigger_seconds < 1:
         errors.append("pipeline.bronze_trigger_seconds must be >= 1")
+    if config.pipeline.bronze_max_offsets_per_trigger < 1:
+        errors.append("pipeline.bronze_max_offsets_per_trigger must be >= 1")
     if config.pipeline.late_event_bound_hours < 1:
         errors.append("pipeline.late_event_bound_hours must be >= 1")
     if config.pipeline.max_clock_skew_seconds < 0:

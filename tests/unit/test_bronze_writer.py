@@ -133,3 +133,22 @@ def test_idle_trigger_reports_zero_once_per_trigger() -> None:
     # ...and triggers that read rows, or no progress yet, are left to the writer.
     assert idle_trigger_data(dict(idle, numInputRows=12), key2, "dev") == ([], key2)
     assert idle_trigger_data(None, key2, "dev") == ([], key2)
+
+
+def _bronze_source_options(*extra: str) -> dict:
+    """The Kafka options bronze_stream opens its source with, for these arguments."""
+    from spark_jobs.bronze_stream import build_parser, source_options
+    from spark_jobs.cli import parse_job_args
+
+    argv = ["--env", "staging", "--table-bucket-arn", "arn:aws:s3tables:eu-west-1:1:bucket/b"]
+    argv += ["--region", "eu-west-1", "--bootstrap", "b-1:9098", *extra]
+    parser = build_parser()
+    args = parse_job_args("bronze_stream", argv, parser)
+    return source_options(args, parser.parse_known_args(argv)[0])
+
+
+def test_bronze_reads_a_backlog_in_bounded_batches() -> None:
+    # The deployed job runs pass no --max-offsets-per-trigger: the environment's bound applies.
+    bound = load_config("staging").pipeline.bronze_max_offsets_per_trigger
+    assert _bronze_source_options()["maxOffsetsPerTrigger"] == str(bound)
+    assert _bronze_source_options("--max-offsets-per-trigger", "5000")["maxOffsetsPerTrigger"] == "5000"

@@ -56,6 +56,11 @@ def test_overrides_win_and_are_coerced_from_context_strings() -> None:
         ("prod", {"network": {"max_azs": 4}}, "network.max_azs must be 2 or 3"),
         ("prod", {"emr": {"executor_cores": 3}}, "emr.executor_cores must be one of"),
         ("dev", {"emr": {"driver_memory_gb": 0}}, "emr.driver_memory_gb must be >= 1"),
+        (
+            "dev",
+            {"pipeline": {"bronze_max_offsets_per_trigger": 0}},
+            "bronze_max_offsets_per_trigger must be >= 1",
+        ),
     ],
 )
 def test_bad_configuration_is_rejected_with_a_clear_message(env: str, overrides: dict, message: str) -> None:
