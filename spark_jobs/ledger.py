@@ -20,8 +20,8 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, TypeVar
 
 from wikistream.catalogue import PIPELINE_RUNS
 
@@ -39,6 +39,14 @@ ROLLED_BACK = "ROLLED_BACK"
 #: adds rows (read), ``replace`` only rewrites existing rows (compaction), ``delete``
 #: only removes rows. ``overwrite`` can add rows the incremental scan would skip.
 INCREMENTAL_SAFE_OPERATIONS = ("append", "replace", "delete")
+
+
+#: Windows (days back) the control-table lookups read first, in order; ``None`` is the
+#: whole table. A pipeline that ran in the last two days finds its latest row in two day
+#: partitions; an environment idle for longer pays a wider read once.
+LOOKBACK_DAYS: Tuple[Optional[int], ...] = (2, 31, None)
+
+T = TypeVar("T")
 
 
 class NonAppendSnapshotError(RuntimeError):
@@ -86,21 +94,50 @@ def record_run(spark: SparkSession, record: RunRecord) -> None:
     df.writeTo(PIPELINE_RUNS.fqn()).append()
 
 
-def last_successful(spark: SparkSession, job: str, env: str) -> Optional[Dict[str, Any]]:
-    """The latest SUCCEEDED, not rolled-back run of ``job`` in ``env`` as a dict, or ``None``."""
+def newest_first(read: Callable[[Optional[datetime]], List[T]], now: Optional[datetime] = None) -> List[T]:
+    """``read(since)`` over the windows of :data:`LOOKBACK_DAYS`, widest last, until one
+    returns rows (``since=None``: the whole table). ``read`` filters on the control
+    table's partition timestamp, so a live pipeline's lookup reads a few day partitions,
+    not the table's whole history."""
+    now = now or datetime.now(timezone.utc)
+    rows: List[T] = []
+    for days in LOOKBACK_DAYS:
+        rows = read(None if days is None else now - timedelta(days=days))
+        if rows:
+            break
+    return rows
+
+
+def last_successful(
+    spark: SparkSession, job: str, env: str, now: Optional[datetime] = None
+) -> Optional[Dict[str, Any]]:
+    """The latest SUCCEEDED, not rolled-back run of ``job`` in ``env`` as a dict, or ``None``.
+
+    Read newest window first (:func:`newest_first` on ``started_at``). A window that holds
+    a SUCCEEDED row also holds every ROLLED_BACK row that voids it (recorded later), and
+    a run started before the window cannot have finished after one started inside it:
+    the loop runs one cycle, so one run of a job, at a time.
+    """
     from pyspark.sql import functions as F
 
-    runs = spark.table(PIPELINE_RUNS.fqn()).where((F.col("job") == job) & (F.col("env") == env))
-    # A ROLLED_BACK row recorded after a SUCCEEDED row of the same run voids it, so the
-    # next run starts again from the last run whose output is still in the tables.
-    voided = runs.where(F.col("status") == ROLLED_BACK).select(
-        F.col("run_id").alias("_rb_run_id"), F.col("started_at").alias("_rb_at")
-    )
-    ok = runs.where(F.col("status") == SUCCEEDED)
-    ok = ok.join(
-        voided, (ok["run_id"] == voided["_rb_run_id"]) & (voided["_rb_at"] >= ok["started_at"]), "left_anti"
-    )
-    rows = ok.orderBy("finished_at", ascending=False).limit(1).collect()
+    def read(since: Optional[datetime]) -> List[Any]:
+        runs = spark.table(PIPELINE_RUNS.fqn()).where((F.col("job") == job) & (F.col("env") == env))
+        if since is not None:
+            runs = runs.where(F.col("started_at") >= F.lit(since))
+        # A ROLLED_BACK row recorded after a SUCCEEDED row of the same run voids it, so the
+        # next run starts again from the last run whose output is still in the tables.
+        voided = runs.where(F.col("status") == ROLLED_BACK).select(
+            F.col("run_id").alias("_rb_run_id"), F.col("started_at").alias("_rb_at")
+        )
+        ok = runs.where(F.col("status") == SUCCEEDED)
+        ok = ok.join(
+            voided,
+            (ok["run_id"] == voided["_rb_run_id"]) & (voided["_rb_at"] >= ok["started_at"]),
+            "left_anti",
+        )
+        return ok.orderBy("finished_at", ascending=False).limit(1).collect()
+
+    rows = newest_first(read, now)
     return rows[0].asDict() if rows else None
 
 

@@ -158,16 +158,25 @@ def _new_dead_letters(spark: SparkSession) -> Tuple[DataFrame, Optional[int]]:
     gates tile the table's history: each dead letter is judged once, including those a
     micro-batch commits just after its events (read incrementally, like the events).
     """
+    from pyspark.sql import functions as F
+
     from spark_jobs.dq.checks import DIVERGENT_DUPLICATES_CHECK
 
     dead = DEAD_LETTERS.fqn()
     end = ledger.current_snapshot_id(spark, dead)
     if end is None:
         return _empty(spark, dead), None
-    rows = spark.sql(
-        f"SELECT snapshot_id FROM {DQ_RESULTS.fqn()} WHERE check_name = '{DIVERGENT_DUPLICATES_CHECK}' "
-        "AND snapshot_id IS NOT NULL ORDER BY evaluated_at DESC LIMIT 1"
-    ).collect()
+
+    def read(since: Optional[datetime]) -> List[Any]:
+        results = spark.table(DQ_RESULTS.fqn()).where(
+            (F.col("check_name") == DIVERGENT_DUPLICATES_CHECK) & F.col("snapshot_id").isNotNull()
+        )
+        if since is not None:
+            results = results.where(F.col("evaluated_at") >= F.lit(since))
+        return results.orderBy(F.col("evaluated_at").desc()).select("snapshot_id").limit(1).collect()
+
+    # The newest row overall is the newest of the first window that has one.
+    rows = ledger.newest_first(read)
     start = int(rows[0][0]) if rows else None
     return ledger.read_appended(spark, dead, start, end), end
 

@@ -3,7 +3,7 @@ time travel work; the ledger's incremental reads return exactly the new rows."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -50,6 +50,35 @@ def test_insert_merge_and_time_travel(empty_lake: Any) -> None:
     old = {r.run_id: r.status for r in spark.sql(f"SELECT * FROM {t} VERSION AS OF {before}").collect()}
     assert old == {"r1": "RUNNING", "r2": "RUNNING"}
     assert ledger.last_successful(spark, "silver_batch", "local")["run_id"] == "r1"  # type: ignore[index]
+
+
+def test_the_last_successful_run_is_read_from_the_newest_window_holding_one(empty_lake: Any) -> None:
+    spark = empty_lake
+    now = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+
+    def run(run_id: str, days_ago: float, status: str = ledger.SUCCEEDED) -> None:
+        started = now - timedelta(days=days_ago)
+        record = ledger.RunRecord(run_id, "silver_batch", "local", started_at=started).finish(status)
+        record.finished_at = started + timedelta(minutes=5)
+        ledger.record_run(spark, record)
+
+    def last() -> str:
+        found = ledger.last_successful(spark, "silver_batch", "local", now=now)
+        assert found is not None
+        return str(found["run_id"])
+
+    # Older than every window: found by the whole-table read.
+    run("idle-since", 40)
+    assert last() == "idle-since"
+    # Ten days back: the 31-day window.
+    run("ten-days", 10)
+    assert last() == "ten-days"
+    # A success in the 2-day window that a rollback voided does not stop the search.
+    run("voided", 1)
+    run("voided", 0.5, ledger.ROLLED_BACK)
+    assert last() == "ten-days"
+    run("today", 0.1)
+    assert last() == "today"
 
 
 def _append_results(spark: Any, run_ids: list[str]) -> int:
