@@ -32,12 +32,17 @@ def _event(event_id: str, comment: str, minutes_ago: int = 20) -> str:
     )
 
 
-def _batch(spark: Any, records: List[Tuple[int, str]]) -> Any:
+def _batch(spark: Any, records: List[Tuple[int, str]], partition: int = 0) -> Any:
+    return _records(spark, [(partition, offset, line) for offset, line in records])
+
+
+def _records(spark: Any, records: List[Tuple[int, int, str]]) -> Any:
+    """Kafka-source rows of the main topic from ``(partition, offset, line)``."""
     from spark_jobs.bronze.schema import kafka_schema
 
     rows = [
-        (line.encode(), line.encode(), KAFKA.topic, 0, offset, RECEIVED.replace(tzinfo=None), 0)
-        for offset, line in records
+        (line.encode(), line.encode(), KAFKA.topic, partition, offset, RECEIVED.replace(tzinfo=None), 0)
+        for partition, offset, line in records
     ]
     return spark.createDataFrame(rows, kafka_schema())
 
@@ -139,3 +144,29 @@ def test_duplicates_inside_one_batch_are_told_apart_and_a_rerun_finds_the_same(e
     assert landed == {"C": c1, "D": d}
     dead = [(r.event_id, r.failed_rule, r.raw_payload) for r in spark.table(DEAD_LETTERS.fqn()).collect()]
     assert dead == [("C", "duplicate:divergent", c2)]
+
+
+def test_a_winner_batches_back_in_another_kafka_partition_is_found(empty_lake: Any) -> None:
+    from spark_jobs.bronze.writer import BronzeBatchWriter
+    from wikistream.catalogue import DEAD_LETTERS, RAW_EVENTS
+
+    spark = empty_lake
+    writer = BronzeBatchWriter(dlq_topic=KAFKA.dlq_topic, max_event_bytes=512 * 1024, env="local")
+    a1, a2, b, c, d = (
+        _event(i, body) for i, body in [("A", "a1"), ("A", "a2"), ("B", "b"), ("C", "c"), ("D", "d")]
+    )
+    # Given: A lands from partition 0 two batches back; a batch in between lands B and C.
+    writer(_records(spark, [(0, 0, a1)]), 0)
+    writer(_records(spark, [(1, 0, b), (0, 1, c)]), 1)
+    # When: A comes again with another body from partition 1, beside an exact replay of C
+    # and a new event.
+    writer(_records(spark, [(1, 1, a2), (0, 2, c), (1, 2, d)]), 2)
+
+    # Then: the lookup reads the winner's partition and offset, not the loser's.
+    stats = writer.last_stats
+    assert stats is not None
+    assert (stats.written, stats.divergent_duplicates, stats.duplicates_dropped) == (1, 1, 1)
+    dead = spark.table(DEAD_LETTERS.fqn()).collect()
+    assert [(r.event_id, r.raw_payload, r.kafka_partition, r.kafka_offset) for r in dead] == [("A", a2, 1, 1)]
+    assert json.loads(dead[0].error_detail)["winner"].startswith(f"{KAFKA.topic}/0/0/")
+    assert sorted(r.event_id for r in spark.table(RAW_EVENTS.fqn()).collect()) == ["A", "B", "C", "D"]
