@@ -182,8 +182,8 @@ class PipelineConfig:
     #: matters when a backlog waits (bronze down for hours, a per-cycle run after a long
     #: pause): it is read in batches of this size instead of one batch holding all of it in
     #: the executors' memory and cache. 200,000 records (~250 MB of payloads) fit the
-    #: default 2 GB executors; a larger bound catches up faster (fewer per-batch costs:
-    #: docs/ARCHITECTURE.md, "Bronze throughput").
+    #: default 2 GB executors. It is a memory bound, not a speed knob: larger batches
+    #: catch up only a little faster (docs/ARCHITECTURE.md, "Bronze throughput").
     bronze_max_offsets_per_trigger: int = 200_000
     #: An event whose time (``meta.dt``, else ``timestamp``) is more than this many hours
     #: before the time the producer received it (bronze: its Kafka timestamp) is

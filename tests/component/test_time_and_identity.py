@@ -162,7 +162,8 @@ def test_a_winner_batches_back_in_another_kafka_partition_is_found(empty_lake: A
     # and a new event.
     writer(_records(spark, [(1, 1, a2), (0, 2, c), (1, 2, d)]), 2)
 
-    # Then: the lookup reads the winner's partition and offset, not the loser's.
+    # Then: A's second body is a dead letter at its own coordinates, naming the winner's
+    # (partition 0, offset 0); C's exact replay is dropped without a dead letter.
     stats = writer.last_stats
     assert stats is not None
     assert (stats.written, stats.divergent_duplicates, stats.duplicates_dropped) == (1, 1, 1)
