@@ -39,18 +39,23 @@ def localize_definition(definition: dict[str, Any], topic_arn: str) -> dict[str,
     return walk(definition)  # type: ignore[no-any-return]
 
 
+def execution_history(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The ``GetExecutionHistory`` events of one execution (a cycle has about a hundred)."""
+    return sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]  # type: ignore[no-any-return]
+
+
 def state_names(events: list[dict[str, Any]]) -> list[str]:
     """The states an execution history (``GetExecutionHistory`` events) entered, in order."""
     return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
 
 
 def states_visited(sfn: Any, execution_arn: str) -> list[str]:
-    return state_names(sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+    return state_names(execution_history(sfn, execution_arn))
 
 
 def cycle_seconds(sfn: Any, execution_arn: str) -> float:
     """Seconds from the execution's start to its Wait state (or its end)."""
-    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
+    events = execution_history(sfn, execution_arn)
     start = events[0]["timestamp"]
     for e in events:
         if e["type"].endswith("StateEntered") and e["stateEnteredEventDetails"]["name"] == "Wait":
@@ -117,7 +122,7 @@ class LocalStateMachine:
         arn = execution["executionArn"]
         events = self._final_histories.get(arn)
         if events is None:
-            events = self.sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+            events = execution_history(self.sfn, arn)
             if execution["status"] != "RUNNING":
                 self._final_histories[arn] = events
         return events
