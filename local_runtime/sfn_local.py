@@ -21,6 +21,7 @@ why moto is pinned exactly in requirements-dev.txt and this adapter has its own 
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import json
 import queue
@@ -54,6 +55,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
     StateTaskServiceSfn,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 
 TERMINAL_STATES = ("SUCCESS", "FAILED", "CANCELLED")
 
@@ -316,9 +318,40 @@ class LocalSfnService(_BotoCasing, StateTaskServiceSfn):
         super()._normalise_parameters(parameters, boto_service_name, service_action_name)
 
 
+def aws_timestamp(value: datetime.datetime) -> str:
+    """A time as Step Functions writes it in the context object: ``2026-12-05T09:10:00.123Z``."""
+    utc = value.astimezone(datetime.timezone.utc)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+@contextmanager
+def iso_start_time() -> Iterator[None]:
+    """Within this block, ``$$.Execution.StartTime`` is an ISO 8601 string, as on AWS.
+
+    moto 5.2.5 puts the execution's ``datetime`` there, which no intrinsic can format and
+    no JSON output can hold (``Object of type datetime is not JSON serializable``); the
+    cycle's job states pass it to every job as ``--cycle-started-at``.
+    """
+    original = ExecutionWorker._get_evaluation_environment
+
+    def environment(worker: ExecutionWorker) -> Any:
+        env = original(worker)
+        execution = env.states.context_object.context_object_data["Execution"]
+        if isinstance(execution.get("StartTime"), datetime.datetime):
+            execution["StartTime"] = aws_timestamp(execution["StartTime"])
+        return env
+
+    ExecutionWorker._get_evaluation_environment = environment  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        ExecutionWorker._get_evaluation_environment = original  # type: ignore[method-assign]
+
+
 @contextmanager
 def local_emr_serverless(handler: JobHandler) -> Iterator[JobExecutor]:
-    """Within this block, moto's interpreter runs EMR Serverless job states via ``handler``."""
+    """Within this block, moto's interpreter runs EMR Serverless job states via ``handler``
+    (and gives them the AWS context object's start time: :func:`iso_start_time`)."""
     executor = JobExecutor(handler)
     original = state_task_factory.state_task_service_for
 
@@ -333,7 +366,8 @@ def local_emr_serverless(handler: JobHandler) -> Iterator[JobExecutor]:
 
     state_task_factory.state_task_service_for = service_for  # type: ignore[assignment]
     try:
-        yield executor
+        with iso_start_time():
+            yield executor
     finally:
         state_task_factory.state_task_service_for = original
         executor.close()

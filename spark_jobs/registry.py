@@ -104,16 +104,25 @@ def job_bundles(job: Job, *, dq_engine: str, on_emr: bool) -> Tuple[str, ...]:
 
 #: Where the state machine puts each cycle's run id (its execution name, ``$$.Execution.Name``).
 RUN_ID_OF_EXECUTION = "$RUN_ID"
+#: Where the state machine puts the time its execution started (``$$.Execution.StartTime``,
+#: ISO 8601): every ledger row of the cycle is recorded after it, so the jobs read the
+#: cycle's rows from the day partitions since then instead of the whole ledger.
+START_OF_EXECUTION = "$CYCLE_STARTED_AT"
 
 
-def emr_arguments(*, env: str, run_id: str, table_bucket_arn: str, region: str) -> Tuple[str, ...]:
+def emr_arguments(
+    *, env: str, run_id: str, table_bucket_arn: str, region: str, cycle_started_at: Optional[str] = None
+) -> Tuple[str, ...]:
     """The arguments every job run on EMR gets (:func:`spark_jobs.cli.parse_job_args`).
 
-    ``run_id`` may be :data:`RUN_ID_OF_EXECUTION`; the values may be CDK tokens.
+    ``run_id`` may be :data:`RUN_ID_OF_EXECUTION` and ``cycle_started_at``
+    :data:`START_OF_EXECUTION` (jobs of the cycle only); the values may be CDK tokens.
     """
+    started = ("--cycle-started-at", cycle_started_at) if cycle_started_at else ()
     return (
         "--env", env,
         "--run-id", run_id,
+        *started,
         "--target", "emr",
         "--table-bucket-arn", table_bucket_arn,
         "--region", region,

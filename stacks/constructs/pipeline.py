@@ -31,7 +31,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from spark_jobs.registry import RUN_ID_OF_EXECUTION, Step, cycle_steps, emr_arguments
+from spark_jobs.registry import RUN_ID_OF_EXECUTION, START_OF_EXECUTION, Step, cycle_steps, emr_arguments
 from stacks.constructs.defaults import log_group, removal_policy
 from stacks.constructs.emr import (
     EmrServerless,
@@ -74,11 +74,16 @@ def _quote(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
+#: The context-object paths the placeholders of :func:`spark_jobs.registry.emr_arguments` stand for.
+CONTEXT_PATHS = {RUN_ID_OF_EXECUTION: "$$.Execution.Name", START_OF_EXECUTION: "$$.Execution.StartTime"}
+
+
 def entry_point_arguments(common: Sequence[str], extra: Sequence[str]) -> str:
-    """``States.Array(...)`` with the cycle's run id (``$$.Execution.Name``) spliced in."""
+    """``States.Array(...)`` with the cycle's run id (``$$.Execution.Name``) and start time
+    (``$$.Execution.StartTime``) spliced in."""
     parts: List[str] = []
     for arg in common:
-        parts.append("$$.Execution.Name" if arg == RUN_ID_OF_EXECUTION else _quote(arg))
+        parts.append(CONTEXT_PATHS.get(arg) or _quote(arg))
     parts.extend(_quote(a) for a in extra)
     return f"States.Array({', '.join(parts)})"
 
@@ -223,6 +228,7 @@ class Pipeline(Construct):
         common = emr_arguments(
             env=self._config.env,
             run_id=RUN_ID_OF_EXECUTION,
+            cycle_started_at=START_OF_EXECUTION,
             table_bucket_arn=self._lakehouse.table_bucket_arn,
             region=Aws.REGION,
         )

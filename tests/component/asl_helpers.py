@@ -26,7 +26,8 @@ def emr_job(
 ) -> dict[str, Any]:
     """A ``startJobRun.sync`` state for ``spark_jobs/<module>.py``; any failure goes to Alert.
 
-    ``arguments`` is the ``States.Array`` members before ``--run-id <execution name>``.
+    ``arguments`` is the ``States.Array`` members before ``--cycle-started-at <execution
+    start> --run-id <execution name>`` (as the synthesized cycle passes them).
     """
     state: dict[str, Any] = {
         "Type": "Task",
@@ -38,7 +39,10 @@ def emr_job(
             "JobDriver": {
                 "SparkSubmit": {
                     "EntryPoint": f"s3://artifacts/spark_jobs/{module}.py",
-                    "EntryPointArguments.$": f"States.Array({arguments}, '--run-id', $$.Execution.Name)",
+                    "EntryPointArguments.$": (
+                        f"States.Array({arguments}, '--cycle-started-at', $$.Execution.StartTime, "
+                        "'--run-id', $$.Execution.Name)"
+                    ),
                 }
             },
         },

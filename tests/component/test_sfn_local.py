@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from local_runtime.machine import states_visited
-from local_runtime.sfn_local import JobRequest, local_emr_serverless
+from local_runtime.sfn_local import JobRequest, aws_timestamp, local_emr_serverless
 from tests.component.asl_helpers import WAIT_THEN_NEXT_CYCLE, alert, emr_job
 
 REGION = "us-east-1"
@@ -99,6 +99,9 @@ def test_loop_runs_jobs_continues_as_new_and_alerts_on_failure(aws: None) -> Non
     # Each job got the execution name as its run id, like EMR would from the intrinsic.
     assert [r.module for r in requests] == ["dq_gate"] * 3
     assert [r.arguments[-1] for r in requests] == [e["name"] for e in executions]
+    # ... and its start time, written as AWS writes the context object's (moto holds a datetime).
+    started = [r.arguments[r.arguments.index("--cycle-started-at") + 1] for r in requests]
+    assert started == [aws_timestamp(e["startDate"]) for e in executions]
     # The alert carries the EMR-shaped cause with the job's error.
     body = json.loads(sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
     assert body["Subject"] == "bronze gate failed"

@@ -349,6 +349,7 @@ def test_gates_pass_their_layer_and_jobs_their_module(asl: dict) -> None:
         assert driver["EntryPoint"].endswith(f"/spark_jobs/{module}.py")
         args = driver["EntryPointArguments.$"]
         assert "'--run-id', $$.Execution.Name" in args and "'--target', 'emr'" in args
+        assert "'--cycle-started-at', $$.Execution.StartTime" in args
         assert (f"'--layer', '{layer}'" in args) == (layer is not None)
         assert "--py-files s3://" in driver["SparkSubmitParameters"]
 

@@ -9,12 +9,12 @@ from local_runtime.jobs import localize_arguments
 
 def test_aws_addressing_arguments_are_replaced_and_the_rest_kept() -> None:
     args = [
-        "--env", "dev", "--run-id", "cycle-7", "--target", "emr",
+        "--env", "dev", "--run-id", "cycle-7", "--cycle-started-at", "2026-12-05T09:10:00.123Z", "--target", "emr",
         "--table-bucket-arn", "arn:aws:s3tables:eu-west-1:111122223333:bucket/lake",
         "--region=eu-west-1", "--layer", "silver",
     ]  # fmt: skip
     assert localize_arguments(args, Path("/d")) == [
-        "--run-id", "cycle-7", "--layer", "silver", "--env", "local", "--target", "local", "--data-dir", "/d",
+        "--run-id", "cycle-7", "--cycle-started-at", "2026-12-05T09:10:00.123Z", "--layer", "silver", "--env", "local", "--target", "local", "--data-dir", "/d",
     ]  # fmt: skip
 
 
