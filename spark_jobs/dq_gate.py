@@ -109,7 +109,9 @@ def run(
     suite = suite_for(args.layer, config.dq)
     record = ledger.RunRecord(args.job.run_id, gate_job(args.layer), args.job.env)
     try:
-        window = build_window(spark, args.layer, args.job.run_id, args.job.env, now)
+        window = build_window(
+            spark, args.layer, args.job.run_id, args.job.env, now, args.job.cycle_started_at
+        )
         _describe_input(record, window)
         measured = engine.compute_metrics(spark, suite, window, config.dq.sample_keys)
     except Exception:

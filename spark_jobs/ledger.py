@@ -45,6 +45,10 @@ INCREMENTAL_SAFE_OPERATIONS = ("append", "replace", "delete")
 #: whole table. A pipeline that ran in the last two days finds its latest row in two day
 #: partitions; an environment idle for longer pays a wider read once.
 LOOKBACK_DAYS: Tuple[Optional[int], ...] = (2, 31, None)
+#: How much earlier than the cycle's start (``--cycle-started-at``, the state machine's
+#: clock) a row of the cycle may be stamped by a job's clock. Both are NTP-synchronised;
+#: an hour costs nothing, since the ledger is partitioned by day.
+CLOCK_SKEW = timedelta(hours=1)
 
 T = TypeVar("T")
 
@@ -94,16 +98,20 @@ def record_run(spark: SparkSession, record: RunRecord) -> None:
     df.writeTo(PIPELINE_RUNS.fqn()).append()
 
 
-def newest_first(read: Callable[[Optional[datetime]], List[T]], now: Optional[datetime] = None) -> List[T]:
-    """``read(since)`` over the windows of :data:`LOOKBACK_DAYS`, widest last, until one
-    returns rows (``since=None``: the whole table). ``read`` filters on the control
-    table's partition timestamp, so a live pipeline's lookup reads a few day partitions,
-    not the table's whole history."""
+def newest_first(
+    read: Callable[[Optional[datetime]], List[T]],
+    now: Optional[datetime] = None,
+    enough: Callable[[List[T]], bool] = bool,
+) -> List[T]:
+    """``read(since)`` over the windows of :data:`LOOKBACK_DAYS` before ``now``, widest
+    last, until ``enough`` of what one returned (default: any row; ``since=None``: the
+    whole table). ``read`` filters on the control table's partition timestamp, so a live
+    pipeline's lookup reads a few day partitions, not the table's whole history."""
     now = now or datetime.now(timezone.utc)
     rows: List[T] = []
     for days in LOOKBACK_DAYS:
         rows = read(None if days is None else now - timedelta(days=days))
-        if rows:
+        if enough(rows):
             break
     return rows
 
@@ -141,17 +149,32 @@ def last_successful(
     return rows[0].asDict() if rows else None
 
 
-def runs_for(spark: SparkSession, run_id: str) -> List[Dict[str, Any]]:
-    """Every ledger row of one cycle (``run_id``), oldest first."""
+def runs_for(
+    spark: SparkSession, run_id: str, cycle_started_at: Optional[datetime] = None
+) -> List[Dict[str, Any]]:
+    """Every ledger row of one cycle (``run_id``), oldest first.
+
+    ``cycle_started_at`` (the execution's start, passed to every job of the cycle) bounds
+    the read to the day partitions since then, less :data:`CLOCK_SKEW`: each row of the
+    cycle is recorded by a job the execution started, later re-runs, redrives (which keep
+    the execution's start time) and rollbacks of it included. Without it (a job run by
+    hand) the whole ledger is read.
+    """
     from pyspark.sql import functions as F
 
-    rows = spark.table(PIPELINE_RUNS.fqn()).where(F.col("run_id") == run_id).orderBy("started_at").collect()
-    return [r.asDict() for r in rows]
+    runs = spark.table(PIPELINE_RUNS.fqn()).where(F.col("run_id") == run_id)
+    if cycle_started_at is not None:
+        runs = runs.where(F.col("started_at") >= F.lit(cycle_started_at - CLOCK_SKEW))
+    return [r.asDict() for r in runs.orderBy("started_at").collect()]
 
 
-def succeeded_run(spark: SparkSession, run_id: str, job: str) -> Optional[Dict[str, Any]]:
+def succeeded_run(
+    spark: SparkSession, run_id: str, job: str, cycle_started_at: Optional[datetime] = None
+) -> Optional[Dict[str, Any]]:
     """The SUCCEEDED ledger row of ``job`` in cycle ``run_id`` (latest if re-run), or ``None``."""
-    rows = [r for r in runs_for(spark, run_id) if r["job"] == job and r["status"] == SUCCEEDED]
+    rows = [
+        r for r in runs_for(spark, run_id, cycle_started_at) if r["job"] == job and r["status"] == SUCCEEDED
+    ]
     return rows[-1] if rows else None
 
 

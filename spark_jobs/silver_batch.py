@@ -69,7 +69,7 @@ def _bronze_input(spark: SparkSession, args: JobArgs, record: RunRecord) -> Opti
         )
     # Promote exactly what this cycle's bronze gate judged, not rows the stream committed
     # after it: the gate recorded that snapshot as its input_snapshot_to.
-    gate = succeeded_run(spark, args.run_id, BRONZE_GATE_JOB)
+    gate = succeeded_run(spark, args.run_id, BRONZE_GATE_JOB, args.cycle_started_at)
     if gate is not None:
         upto = gate["input_snapshot_to"]
         record.details["bronze_gate"] = "passed"

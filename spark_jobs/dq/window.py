@@ -62,6 +62,8 @@ class Window:
     run_id: str
     env: str
     now: datetime
+    #: The cycle's start (``--cycle-started-at``): bounds the ledger reads of the cycle's rows.
+    cycle_started_at: Optional[datetime] = None
     frames: Dict[str, DataFrame] = field(default_factory=dict)
     snapshots: Dict[str, Optional[int]] = field(default_factory=dict)
     #: (after, upto) bronze snapshot range the window covers (bronze) or silver consumed (silver).
@@ -115,9 +117,11 @@ def dates_predicate(keys: Sequence[Tuple[date, int]]) -> str:
     return "event_date IN (" + ", ".join(f"DATE'{d.isoformat()}'" for d in dates) + ")"
 
 
-def bronze_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> Window:
+def bronze_window(
+    spark: SparkSession, run_id: str, env: str, now: datetime, cycle_started_at: Optional[datetime] = None
+) -> Window:
     """Bronze rows appended since the last successful silver promotion."""
-    w = Window("bronze", run_id, env, now)
+    w = Window("bronze", run_id, env, now, cycle_started_at)
     fqn = RAW_EVENTS.fqn()
     upto = ledger.current_snapshot_id(spark, fqn)
     last = ledger.last_successful(spark, SILVER_JOB, env)
@@ -182,7 +186,7 @@ def _new_dead_letters(spark: SparkSession) -> Tuple[DataFrame, Optional[int]]:
 
 
 def _silver_run(spark: SparkSession, run_id: str, w: Window) -> Optional[Dict[str, Any]]:
-    run = latest_run(ledger.runs_for(spark, run_id), SILVER_JOB)
+    run = latest_run(ledger.runs_for(spark, run_id, w.cycle_started_at), SILVER_JOB)
     if run is None or run["status"] != ledger.SUCCEEDED or run.get("finished_at") is None:
         w.notes.append(f"no finished SUCCEEDED {SILVER_JOB} run for run_id {run_id}")
         return None
@@ -251,9 +255,11 @@ def _bronze_consumed(spark: SparkSession, run: Dict[str, Any]) -> DataFrame:
     return ledger.read_appended(spark, fqn, after, upto)
 
 
-def silver_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> Window:
+def silver_window(
+    spark: SparkSession, run_id: str, env: str, now: datetime, cycle_started_at: Optional[datetime] = None
+) -> Window:
     """Silver rows this run's silver_batch wrote, and the bronze rows it consumed."""
-    w = Window("silver", run_id, env, now)
+    w = Window("silver", run_id, env, now, cycle_started_at)
     run = _silver_run(spark, run_id, w)
     w.frames[SILVER_EVENTS.identifier] = _silver_rows_of_run(spark, run)
     w.snapshots[SILVER_EVENTS.identifier] = _silver_snapshot(spark, run)
@@ -267,10 +273,12 @@ def silver_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> 
     return w
 
 
-def gold_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> Window:
+def gold_window(
+    spark: SparkSession, run_id: str, env: str, now: datetime, cycle_started_at: Optional[datetime] = None
+) -> Window:
     """Gold rows of the hours/dates this cycle touched, silver rows of those hours, gates."""
-    w = Window("gold", run_id, env, now)
-    runs = ledger.runs_for(spark, run_id)
+    w = Window("gold", run_id, env, now, cycle_started_at)
+    runs = ledger.runs_for(spark, run_id, w.cycle_started_at)
     for layer in ("bronze", "silver"):
         rec = latest_run(runs, gate_job(layer))
         if rec is not None:
@@ -303,7 +311,14 @@ def gold_window(spark: SparkSession, run_id: str, env: str, now: datetime) -> Wi
     return w
 
 
-def build_window(spark: SparkSession, layer: str, run_id: str, env: str, now: datetime) -> Window:
-    """The window of ``layer``'s gate for ``run_id``."""
+def build_window(
+    spark: SparkSession,
+    layer: str,
+    run_id: str,
+    env: str,
+    now: datetime,
+    cycle_started_at: Optional[datetime] = None,
+) -> Window:
+    """The window of ``layer``'s gate for ``run_id`` (a cycle that started at ``cycle_started_at``)."""
     builders = {"bronze": bronze_window, "silver": silver_window, "gold": gold_window}
-    return builders[layer](spark, run_id, env, now)
+    return builders[layer](spark, run_id, env, now, cycle_started_at)

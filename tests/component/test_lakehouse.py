@@ -81,6 +81,61 @@ def test_the_last_successful_run_is_read_from_the_newest_window_holding_one(empt
     assert last() == "today"
 
 
+def test_a_cycles_ledger_rows_are_read_from_the_days_since_its_execution_started(empty_lake: Any) -> None:
+    spark = empty_lake
+    start = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+
+    def run(job: str, at: datetime) -> None:
+        ledger.record_run(
+            spark, ledger.RunRecord("cycle-window", job, "local", started_at=at).finish(ledger.SUCCEEDED)
+        )
+
+    # A row ten days before the execution started cannot be the cycle's (an older
+    # execution of the same name); one stamped by a job clock 30 minutes behind can.
+    run("dq_gate_bronze", start - timedelta(days=10))
+    run("dq_gate_bronze", start - timedelta(minutes=30))
+    run("silver_batch", start + timedelta(minutes=1))
+    # A redrive three days later keeps the execution's start time: its rows are found.
+    run("dq_gate_silver", start + timedelta(days=3))
+    jobs = [r["job"] for r in ledger.runs_for(spark, "cycle-window", start)]
+    assert jobs == ["dq_gate_bronze", "silver_batch", "dq_gate_silver"]
+    assert ledger.succeeded_run(spark, "cycle-window", "silver_batch", start) is not None
+    # A job run by hand, without the start time, reads the whole ledger.
+    assert len(ledger.runs_for(spark, "cycle-window")) == 4
+
+
+def test_gold_finds_the_silver_run_of_every_new_silver_snapshot(empty_lake: Any, capsys: Any) -> None:
+    from spark_jobs.gold.scope import silver_runs_for
+    from spark_jobs.silver.lineage import SILVER_JOB
+
+    spark = empty_lake
+    committed = datetime(2026, 12, 5, 12, tzinfo=timezone.utc)
+
+    def silver(snapshot: int, started: datetime) -> None:
+        record = ledger.RunRecord(f"silver-{snapshot}", SILVER_JOB, "local", started_at=started)
+        record.output_snapshot_id = snapshot
+        ledger.record_run(spark, record.finish(ledger.SUCCEEDED))
+
+    def snapshot(snapshot_id: int, operation: str, minutes: int) -> dict:
+        return {
+            "snapshot_id": snapshot_id,
+            "operation": operation,
+            "made_current_at": committed + timedelta(minutes=minutes),
+        }
+
+    silver(901, committed - timedelta(days=5))  # outside the first (2-day) window
+    silver(902, committed + timedelta(minutes=3))
+    # 903 is a compaction: no silver run made it, and none is looked for.
+    snapshots = [snapshot(901, "append", 0), snapshot(903, "replace", 2), snapshot(902, "overwrite", 5)]
+    found = silver_runs_for(spark, "local", snapshots)
+    assert sorted(r["output_snapshot_id"] for r in found) == [901, 902]
+    assert capsys.readouterr().out == ""
+    # A snapshot that changed data without a silver run is named, not skipped in silence.
+    found = silver_runs_for(spark, "local", [*snapshots, snapshot(904, "append", 9)])
+    assert sorted(r["output_snapshot_id"] for r in found) == [901, 902]
+    assert "silver snapshot(s) [904] have no SUCCEEDED" in capsys.readouterr().out
+
+
 def _append_results(spark: Any, run_ids: list[str]) -> int:
     values = {
         "layer": "bronze",
