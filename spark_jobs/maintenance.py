@@ -48,7 +48,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, TypeVar
 
 from spark_jobs.registry import MAINTENANCE
-from wikistream.catalogue import BY_IDENTIFIER, TABLES
+from wikistream.catalogue import BY_IDENTIFIER, TABLES, sql_string
 from wikistream.config import SPARK_CATALOG, LakehouseConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -145,10 +145,6 @@ class Step:
     skip_reason: Optional[str] = None
 
 
-def _sql_str(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def _ts(value: datetime) -> str:
     return "TIMESTAMP '" + value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f") + "'"
 
@@ -208,7 +204,7 @@ def plan_table(
         run.remove(POSITION_DELETES)
         skipped[POSITION_DELETES] = "copy-on-write table (write.delete.mode): no position deletes"
     call = f"CALL {catalog}.system."
-    table_arg = f"table => {_sql_str(ident)}"
+    table_arg = f"table => {sql_string(ident)}"
     sql: Dict[str, str] = {}
     options = {
         "target-file-size-bytes": str(target_file_bytes(properties, policy)),
@@ -221,9 +217,9 @@ def plan_table(
     if is_merge_on_read(properties):
         # Rewrite data files carrying deletes too, so the deletes are applied and dropped.
         options["delete-file-threshold"] = "1"
-    rendered = ", ".join(f"{_sql_str(k)}, {_sql_str(v)}" for k, v in options.items())
+    rendered = ", ".join(f"{sql_string(k)}, {sql_string(v)}" for k, v in options.items())
     sql[COMPACT] = f"{call}{COMPACT}({table_arg}, options => map({rendered})" + (
-        f", where => {_sql_str(where)})" if where else ")"
+        f", where => {sql_string(where)})" if where else ")"
     )
     sql[POSITION_DELETES] = (
         f"{call}{POSITION_DELETES}({table_arg}, options => map('partial-progress.enabled', 'true'))"

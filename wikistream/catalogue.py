@@ -28,6 +28,11 @@ _SPARK_TYPES: Mapping[str, str] = {
 }
 
 
+def sql_string(value: str) -> str:
+    """``value`` as a Spark SQL string literal (quotes and backslashes escaped)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -90,7 +95,7 @@ class TableSpec:
         """Spark SQL ``CREATE TABLE IF NOT EXISTS`` for this table."""
         cols = ",\n  ".join(
             f"{c.name} {c.spark_type}{' NOT NULL' if c.required else ''}"
-            + (f" COMMENT '{c.doc}'" if c.doc else "")
+            + (f" COMMENT {sql_string(c.doc)}" if c.doc else "")
             for c in self.columns
         )
         ddl = f"CREATE TABLE IF NOT EXISTS {self.fqn(catalog)} (\n  {cols}\n) USING iceberg"
@@ -98,7 +103,7 @@ class TableSpec:
             ddl += f"\nPARTITIONED BY ({', '.join(self.partitioned_by)})"
         props = dict(self.properties)
         if props:
-            rendered = ", ".join(f"'{k}'='{v}'" for k, v in sorted(props.items()))
+            rendered = ", ".join(f"{sql_string(k)}={sql_string(v)}" for k, v in sorted(props.items()))
             ddl += f"\nTBLPROPERTIES ({rendered})"
         return ddl
 

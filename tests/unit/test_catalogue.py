@@ -54,3 +54,10 @@ def test_an_existing_table_gains_a_new_optional_column_in_place() -> None:
         f"ALTER TABLE {RAW_EVENTS.fqn()} ADD COLUMN event_time_source STRING AFTER event_time"
     ]
     assert add_columns_ddl(RAW_EVENTS, list(RAW_EVENTS.column_names)) == []
+
+
+def test_a_column_doc_with_a_quote_renders_an_escaped_comment() -> None:
+    # A doc such as "the writer's hash" once ended the COMMENT literal early: Spark
+    # refused every CREATE TABLE of the catalogue with a ParseException.
+    table = TableSpec("ops", "t", (Column("a", "string", doc="the writer's \\ hash"),))
+    assert "a STRING COMMENT 'the writer\\'s \\\\ hash'" in table.create_ddl()
