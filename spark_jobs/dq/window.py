@@ -185,10 +185,11 @@ def _new_dead_letters(spark: SparkSession) -> Tuple[DataFrame, Optional[int]]:
     return ledger.read_appended(spark, dead, start, end), end
 
 
-def _silver_run(spark: SparkSession, run_id: str, w: Window) -> Optional[Dict[str, Any]]:
-    run = latest_run(ledger.runs_for(spark, run_id, w.cycle_started_at), SILVER_JOB)
+def _silver_run(runs: Sequence[Dict[str, Any]], w: Window) -> Optional[Dict[str, Any]]:
+    """The cycle's finished SUCCEEDED silver run among its ledger rows ``runs``, or ``None`` (noted)."""
+    run = latest_run(runs, SILVER_JOB)
     if run is None or run["status"] != ledger.SUCCEEDED or run.get("finished_at") is None:
-        w.notes.append(f"no finished SUCCEEDED {SILVER_JOB} run for run_id {run_id}")
+        w.notes.append(f"no finished SUCCEEDED {SILVER_JOB} run for run_id {w.run_id}")
         return None
     return run
 
@@ -260,7 +261,7 @@ def silver_window(
 ) -> Window:
     """Silver rows this run's silver_batch wrote, and the bronze rows it consumed."""
     w = Window("silver", run_id, env, now, cycle_started_at)
-    run = _silver_run(spark, run_id, w)
+    run = _silver_run(ledger.runs_for(spark, run_id, w.cycle_started_at), w)
     w.frames[SILVER_EVENTS.identifier] = _silver_rows_of_run(spark, run)
     w.snapshots[SILVER_EVENTS.identifier] = _silver_snapshot(spark, run)
     if run is not None:
@@ -283,7 +284,7 @@ def gold_window(
         rec = latest_run(runs, gate_job(layer))
         if rec is not None:
             w.upstream[gate_job(layer)] = rec["status"]
-    silver_run = _silver_run(spark, run_id, w)
+    silver_run = _silver_run(runs, w)
     keys = sorted(
         (r[0], int(r[1]))
         for r in _silver_rows_of_run(spark, silver_run)
